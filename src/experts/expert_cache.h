@@ -1,0 +1,107 @@
+/* expert_cache: the heart of floe.  Holds routed experts in a fixed arena of
+ * equal-size slots, filled from the model file on demand through an io
+ * backend, with pinning and a pluggable eviction policy.
+ *
+ * An expert is (layer, expert id): three slices (gate, up, down) of the
+ * stacked GGUF tensors ffn_{gate,up,down}_exps.  The expert index (built from
+ * the tensor table by the engine, or by hand in tests) gives each slice's file
+ * offset and length; a slot holds the 4096-aligned supersets of the three
+ * slices, so one expert = three O_DIRECT reads into one slot.
+ *
+ * Use per layer:
+ *   floe_cache_request(layer, ids, n, refs)  hits are pinned at once; misses
+ *                                             get a free (evicted) slot, are
+ *                                             pinned and their reads submitted
+ *                                             together
+ *   floe_cache_wait(ref) / floe_cache_wait_any  block until resident; the ref
+ *                                             then points at gate/up/down data
+ *   floe_cache_release(refs, n)               unpin
+ * A pinned slot is never evicted.  If every slot is pinned when a miss needs
+ * one, request fails with FLOE_EBUDGET (the plan guarantees enough slots for
+ * one layer's experts, so this is a bug or a too-small manual setting).
+ * After a failed read, the slot is returned empty and the error propagates.
+ *
+ * Not thread-safe: one thread drives the cache (compute threads only read the
+ * pinned data). */
+#ifndef FLOE_EXPERTS_EXPERT_CACHE_H
+#define FLOE_EXPERTS_EXPERT_CACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/status.h"
+#include "experts/io.h"
+
+enum floe_expert_part { FLOE_EXPERT_GATE = 0, FLOE_EXPERT_UP = 1, FLOE_EXPERT_DOWN = 2, FLOE_EXPERT_PARTS = 3 };
+
+/* Where one part of every expert of one layer lives: expert e's bytes are
+ * [offset + e * stride, offset + e * stride + bytes). */
+struct floe_expert_slice {
+	uint64_t offset;
+	uint64_t stride;
+	uint64_t bytes;
+	uint32_t type;   /* weight type (ggml id) */
+	int64_t rows;    /* output rows of this part's matrix */
+	int64_t cols;    /* input length */
+};
+
+struct floe_expert_index {
+	int n_layers;
+	int n_experts;
+	struct floe_expert_slice *parts; /* [n_layers][FLOE_EXPERT_PARTS], owned */
+	uint64_t slot_bytes;             /* bytes one slot needs (aligned supersets, max over layers) */
+};
+
+/* Build an index from per-layer slices (caller's array is copied).  Validates
+ * that every slice lies inside file_size. */
+int floe_expert_index_init(struct floe_expert_index *idx, int n_layers, int n_experts,
+			   const struct floe_expert_slice *parts, uint64_t file_size, struct floe_err *err);
+void floe_expert_index_free(struct floe_expert_index *idx);
+
+/* Eviction policies.  LRU is the default; the interface lets others plug in. */
+enum floe_evict_kind { FLOE_EVICT_LRU = 0 };
+
+struct floe_expert_ref {
+	int layer, expert;
+	int slot;                              /* private */
+	const void *data[FLOE_EXPERT_PARTS];   /* valid after wait, until release */
+	bool hit;                              /* was resident (or in flight) at request */
+};
+
+struct floe_cache_stats {
+	uint64_t requests;     /* experts asked for */
+	uint64_t hits;
+	uint64_t misses;
+	uint64_t bytes_read;   /* bytes read from disk (aligned supersets) */
+	uint64_t reads;        /* read requests */
+	uint64_t wait_ns;      /* time spent blocked waiting for reads */
+	uint64_t evictions;
+};
+
+struct floe_cache_params {
+	uint64_t n_slots;
+	enum floe_evict_kind policy;
+};
+
+struct floe_expert_cache;
+
+/* Create a cache of params->n_slots slots (allocated up front, aligned) over
+ * idx (borrowed; must outlive the cache) reading through io (borrowed). */
+int floe_cache_create(const struct floe_expert_index *idx, struct floe_io *io,
+		      const struct floe_cache_params *params, struct floe_expert_cache **out,
+		      struct floe_err *err);
+void floe_cache_destroy(struct floe_expert_cache *c);
+
+int floe_cache_request(struct floe_expert_cache *c, int layer, const int *experts, int n,
+		       struct floe_expert_ref *refs, struct floe_err *err);
+int floe_cache_wait(struct floe_expert_cache *c, struct floe_expert_ref *ref, struct floe_err *err);
+/* Wait until any of refs[0..n) not yet marked ready is resident; returns its
+ * index (>= 0), or a negative status. ready[] is updated by the call. */
+int floe_cache_wait_any(struct floe_expert_cache *c, struct floe_expert_ref *refs, bool *ready, int n,
+			struct floe_err *err);
+void floe_cache_release(struct floe_expert_cache *c, struct floe_expert_ref *refs, int n);
+
+const struct floe_cache_stats *floe_cache_stats(const struct floe_expert_cache *c);
+uint64_t floe_cache_slots(const struct floe_expert_cache *c);
+
+#endif
