@@ -66,7 +66,7 @@ struct floe_type_info {
 /* Table entry for a type id, or NULL if the id is not a known ggml type.
  * Known but unsupported types (IQ2/IQ3/IQ1, ...) have supported = false. */
 const struct floe_type_info *floe_type_info(uint32_t type);
-const char *floe_type_name(uint32_t type); /* "type 77" style for unknown ids (static buffer-free: returns "unknown") */
+const char *floe_type_name(uint32_t type); /* "unknown" for unknown ids */
 
 /* Bytes of a row of n elements; 0 if n is not a multiple of the block size or
  * the type is unknown. */
