@@ -21,7 +21,7 @@ else
 endif
 CFLAGS  := $(WARN) $(DEFS) $(INC) $(OPT) -pthread -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS := $(OPT) -pthread
-LIBS    := -luring -lpcre2-8 -lm
+LIBS    := -luring -lpcre2-8 -lm -ljansson
 CLI_LIBS := -ledit
 
 # Per-ISA kernel files carry their own target flags; the rest of the build stays
