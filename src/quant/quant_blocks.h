@@ -170,6 +170,18 @@ static inline void floe_get_scale_min_k4(int j, const uint8_t *q, uint8_t *sc, u
 	}
 }
 
+/* ggml's nearest_int: round half to even through the 1.5*2^23 magic
+ * constant; exact for |x| < 2^22 (callers keep |x| far below that). */
+static inline int floe_nearest_int(float x)
+{
+	union {
+		float f;
+		int32_t i;
+	} v;
+	v.f = x + 12582912.f;
+	return (v.i & 0x007fffff) - 0x00400000;
+}
+
 /* ggml's e8m0 -> f32 for mxfp4, halved (2^(e-128)); e = 0 gives 2^-128,
  * built from raw bits since it is subnormal. */
 static inline float floe_e8m0_to_f32_half(uint8_t e)

@@ -343,17 +343,6 @@ void floe_dequant_mxfp4_ref(const void *src, float *dst, int64_t n)
  * Activation conversion (byte-exact with ggml's CPU from_float, AVX2 build)
  * ------------------------------------------------------------------------ */
 
-/* ggml's nearest_int: round half to even via the 1.5*2^23 magic constant;
- * valid for |x| < 2^22, which the callers guarantee (|x| <= 127.5). */
-static int nearest_int(float x)
-{
-	float v = x + 12582912.f;
-	int32_t i;
-
-	memcpy(&i, &v, sizeof(i));
-	return (i & 0x007fffff) - 0x00400000;
-}
-
 void floe_quantize_act_f32_ref(const float *src, void *dst, int64_t n)
 {
 	memcpy(dst, src, (size_t)n * sizeof(float));
@@ -386,7 +375,7 @@ static float q8_block32(const float *x, int8_t *qs, int *sum)
 	d = amax / 127.f;
 	id = amax != 0.0f ? 127.f / amax : 0.0f;
 	for (int j = 0; j < 32; j++) {
-		int v = nearest_int(x[j] * id);
+		int v = floe_nearest_int(x[j] * id);
 		qs[j] = (int8_t)(v > 127 ? 127 : v < -128 ? -128 : v);
 		s += qs[j];
 	}
@@ -435,7 +424,7 @@ void floe_quantize_act_q8_K_ref(const float *src, void *dst, int64_t n)
 		}
 		iscale = -127.f / max;
 		for (int j = 0; j < QK_K; j++) {
-			int v = nearest_int(iscale * src[j]);
+			int v = floe_nearest_int(iscale * src[j]);
 			y[i].qs[j] = (int8_t)(v < 127 ? v : 127);
 		}
 		for (int j = 0; j < QK_K / 16; j++) {
