@@ -41,12 +41,13 @@ static const char *const eot_texts[] = {
 	"<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>", "_<EOT>",
 };
 static const char *const eog_texts[] = {
-	"<|im_end|>", "<|eot_id|>", "<|end|>",	   "<end_of_turn>", "<|endoftext|>",
-	"<|eom_id|>", "<EOT>",	    "_<EOT>",	   "<|end_of_text|>", "<|fim_pad|>",
-	"<|repo_name|>", "<|file_sep|>",
+	"<|im_end|>",	   "<|eot_id|>",    "<|end|>",	     "<end_of_turn>", "<|endoftext|>",
+	"<|eom_id|>",	   "<EOT>",	    "_<EOT>",	     "<|end_of_text|>", "<|return|>",
+	"<|call|>",	   "<end_of_utterance>", "<|fim_pad|>", "<|repo_name|>", "<|fim_repo|>",
+	"<|file_sep|>",
 };
 
-#define MAX_EOG 16
+#define MAX_EOG 24
 
 struct special {
 	int32_t id;
