@@ -327,6 +327,7 @@ static void test_detok_split_chars(void)
 	      memcmp(out, "\xc3\xa9", 2) == 0);
 	CHECK(floe_detok_push(&d, ids[7], &out, &len, &err) == FLOE_OK && len == 0); /* 0xe4 */
 	CHECK(floe_detok_push(&d, 151645, &out, &len, &err) == FLOE_OK && len == 0); /* control: nothing */
+	CHECK(floe_detok_push(&d, 151900, &out, &len, &err) == FLOE_OK && len == 0); /* unused: nothing */
 	floe_detok_flush(&d, &out, &len);
 	CHECK(len == 1 && (unsigned char)out[0] == 0xe4);
 	CHECK(floe_detok_push(&d, 151936, &out, &len, &err) == FLOE_EARG);

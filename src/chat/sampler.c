@@ -2,8 +2,8 @@
  *
  * Candidates are (id, logit) pairs in a buffer of n_vocab entries made at
  * creation.  Each step narrows the live prefix [0, n): top_k selects with a
- * min-heap (O(V log k)) and leaves the k best sorted; top_p sorts if nothing
- * has yet; min_p is a logit threshold (p_i >= min_p * p_max  <=>  l_i >=
+ * min-heap (O(V log k)) and leaves the k best sorted; top_p, when nothing is
+ * sorted yet, sorts only as many of the best as it needs; min_p is a logit threshold (p_i >= min_p * p_max  <=>  l_i >=
  * l_max + log(min_p)) and keeps the order.  The repetition penalty marks each
  * id once per step with an epoch stamp, so a token repeated in the window is
  * penalized once, as in llama.cpp. */
@@ -203,14 +203,17 @@ static void sift_down(struct cand *h, size_t n, size_t i)
 	}
 }
 
-/* Move the k best of cand[0..n) to the front, sorted. */
+/* Move the k best of cand[0..n) to the front, sorted; the rest stay behind
+ * them (swapped, not overwritten), so the array remains a permutation. */
 static void top_k(struct cand *c, size_t n, size_t k)
 {
 	for (size_t i = k / 2; i-- > 0;)
 		sift_down(c, k, i);
 	for (size_t i = k; i < n; i++) {
 		if (better(&c[i], &c[0])) {
+			struct cand t = c[0];
 			c[0] = c[i];
+			c[i] = t;
 			sift_down(c, k, 0);
 		}
 	}
@@ -240,17 +243,32 @@ static float max_logit(const struct cand *c, size_t n)
 	return m;
 }
 
-/* Smallest sorted prefix whose probability reaches top_p. */
-static size_t top_p(struct floe_sampler *s, size_t n)
+/* Shortest prefix, best first, whose probability (softmax over all n at
+ * temperature 1) reaches top_p.  Unless already sorted, only the best k are
+ * sorted, k growing x8 until they hold enough mass: a full sort of the vocab
+ * is rarely needed. */
+static size_t top_p(struct floe_sampler *s, size_t n, bool sorted)
 {
-	double sum = softmax(s->cand, n, s->cand[0].logit, s->prob), cum = 0;
+	float max = sorted ? s->cand[0].logit : max_logit(s->cand, n);
+	double sum = 0, cum = 0;
+	size_t k = sorted ? n : (n < 256 ? n : 256), done = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		cum += s->prob[i] / sum;
-		if (cum >= s->p.top_p)
-			return i + 1;
+	for (size_t i = 0; i < n; i++)
+		sum += exp((double)s->cand[i].logit - (double)max);
+	for (;;) {
+		if (!sorted)
+			top_k(s->cand, n, k);
+		for (size_t i = done; i < k; i++) {
+			cum += exp((double)s->cand[i].logit - (double)max) / sum;
+			if (cum >= s->p.top_p)
+				return i + 1;
+		}
+		if (k == n)
+			return n;
+		/* the first k are final: the next round only adds after them */
+		done = k;
+		k = n / 8 < k ? n : k * 8;
 	}
-	return n;
 }
 
 static size_t min_p(struct floe_sampler *s, size_t n)
@@ -301,11 +319,8 @@ int32_t floe_sampler_sample(struct floe_sampler *s, const float *logits)
 		n = (size_t)s->p.top_k;
 		sorted = true;
 	}
-	if (s->p.top_p < 1.0f) {
-		if (!sorted)
-			qsort(s->cand, n, sizeof(*s->cand), cmp_cand);
-		n = top_p(s, n);
-	}
+	if (s->p.top_p < 1.0f)
+		n = top_p(s, n, sorted);
 	if (s->p.min_p > 0)
 		n = min_p(s, n);
 	return draw(s, n);

@@ -1061,8 +1061,8 @@ int floe_detok_push(struct floe_detok *d, int32_t id, const char **out, size_t *
 	if (!b)
 		return floe_fail(err, FLOE_EARG, "detokenizer: token id %d outside the vocab of %u", id,
 				 d->tok->n_vocab);
-	if (!d->emit_control && d->tok->types[id] == FLOE_TOKEN_CONTROL)
-		k = 0;
+	if (!d->emit_control && (d->tok->types[id] == FLOE_TOKEN_CONTROL || d->tok->types[id] == FLOE_TOKEN_UNUSED))
+		k = 0; /* as llama_token_to_piece without special */
 	memcpy(d->buf, d->held, d->n_held);
 	memcpy(d->buf + d->n_held, b, k);
 	n = d->n_held + k;
