@@ -209,6 +209,8 @@ static void test_encode_cap(void)
 	CHECK(floe_tokenizer_encode(tok_full, "Hello world", 11, false, ids, 1, &n, &err) == FLOE_EARG);
 	CHECK(n == 2 && ids[0] == 9707 && ids[1] == 1879);
 	CHECK(floe_tokenizer_encode(tok_full, "", 0, false, ids, 0, &n, &err) == FLOE_OK && n == 0);
+	/* sizing call: no buffer at all */
+	CHECK(floe_tokenizer_encode(tok_full, "Hello world", 11, false, NULL, 0, &n, &err) == FLOE_EARG && n == 2);
 }
 
 static void test_special_ids(void)

@@ -953,7 +953,7 @@ int floe_tokenizer_encode(const struct floe_tokenizer *tok, const char *text, si
 	*n_out = n;
 	if (st)
 		return st;
-	if (n)
+	if (n && cap)
 		memcpy(ids, all, (n < cap ? n : cap) * sizeof(*ids));
 	free(all);
 	if (n > cap)
