@@ -76,3 +76,16 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+# Debian packages the build and tests need; `make deps` installs the missing
+# ones (as root, or through sudo).  docs/dependencies.md says why each is here.
+DEB_PKGS := build-essential clang liburing-dev libpcre2-dev libedit-dev libjansson-dev pkg-config
+.PHONY: deps
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		if [ "$$(id -u)" = 0 ]; then s=; else s=sudo; fi; \
+		DEBIAN_FRONTEND=noninteractive $$s apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$s apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
