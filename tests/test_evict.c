@@ -87,9 +87,32 @@ static void test_simulate_counts(void)
 		CHECKF(r.hits == 0, "%s: %llu hits", floe_policy_name(p), (unsigned long long)r.hits);
 	}
 	/* static oracle with 2 slots keeps one pair of experts: half the accesses */
-	REQUIRE(floe_evict_simulate(&t, FLOE_POLICY_COUNT, 2, &r, &e) == FLOE_OK);
+	REQUIRE(floe_evict_simulate(&t, FLOE_SIM_STATIC, 2, &r, &e) == FLOE_OK);
 	CHECK(r.hits == 10);
 	CHECK(floe_evict_simulate(&t, FLOE_POLICY_LRU, 1, &r, &e) == FLOE_EARG);
+	floe_trace_free(&t);
+}
+
+/* Belady's MIN is an upper bound: no policy beats it on any trace. */
+static void test_belady_bounds_policies(void)
+{
+	struct floe_trace_synth p = {.n_layers = 3, .n_experts = 64, .k = 4, .n_tokens = 400,
+				     .zipf_s = 0.5, .keep_r = 0.2, .ws_b = 0.5, .ws_m = 8,
+				     .drift_d = 0.02, .seed = 3};
+	struct floe_trace t;
+	struct floe_sim_result opt, r;
+	struct floe_err e = {0};
+
+	REQUIRE(floe_trace_synthesize(&p, &t, &e) == FLOE_OK);
+	for (uint32_t slots = 12; slots <= 96; slots *= 2) {
+		REQUIRE(floe_evict_simulate(&t, FLOE_SIM_BELADY, slots, &opt, &e) == FLOE_OK);
+		for (int pol = 0; pol < FLOE_POLICY_COUNT; pol++) {
+			REQUIRE(floe_evict_simulate(&t, pol, slots, &r, &e) == FLOE_OK);
+			CHECKF(r.hits <= opt.hits, "%s %llu > belady %llu at %u slots", floe_policy_name(pol),
+			       (unsigned long long)r.hits, (unsigned long long)opt.hits, slots);
+		}
+		CHECK(opt.hits > 0 && opt.accesses == 400 * 3 * 4);
+	}
 	floe_trace_free(&t);
 }
 
@@ -108,6 +131,7 @@ int main(void)
 	RUN(test_lfu_prefers_rarely_used);
 	RUN(test_layer_budget);
 	RUN(test_simulate_counts);
+	RUN(test_belady_bounds_policies);
 	RUN(test_policy_names);
 	return harness_finish();
 }

@@ -29,7 +29,9 @@ static const char *const policy_names[FLOE_POLICY_COUNT] = {"lru", "lfu", "lrfu"
 
 const char *floe_policy_name(enum floe_policy p)
 {
-	return (unsigned)p < FLOE_POLICY_COUNT ? policy_names[p] : "static-top";
+	if ((unsigned)p < FLOE_POLICY_COUNT)
+		return policy_names[p];
+	return (int)p == FLOE_SIM_STATIC ? "static-top" : (int)p == FLOE_SIM_BELADY ? "belady" : "unknown";
 }
 
 bool floe_policy_parse(const char *name, enum floe_policy *out)
@@ -197,6 +199,45 @@ static int simulate_static(const struct floe_trace *t, uint32_t n_slots, struct 
 	return FLOE_OK;
 }
 
+/* A free slot, else the unpinned slot whose content is used again last. */
+static int belady_victim(const uint64_t *slot_next, const uint64_t *holds, uint32_t n_slots,
+			 const uint8_t *pinned)
+{
+	int best = -1;
+
+	for (uint32_t i = 0; i < n_slots; i++) {
+		if (holds[i] == UINT64_MAX)
+			return (int)i;
+		if (!pinned[i] && (best < 0 || slot_next[i] > slot_next[best]))
+			best = (int)i;
+	}
+	return best;
+}
+
+/* next[i] for access i = (token, layer, j) in trace order: the index of the
+ * next access of the same (layer, expert), or UINT64_MAX. */
+static uint64_t *next_uses(const struct floe_trace *t)
+{
+	uint64_t n = t->n_tokens * t->n_layers * t->k, n_pairs = (uint64_t)t->n_layers * t->n_experts;
+	uint64_t *next = malloc(n * sizeof(uint64_t)), *seen = malloc(n_pairs * sizeof(uint64_t));
+
+	if (!next || !seen) {
+		free(next);
+		free(seen);
+		return NULL;
+	}
+	for (uint64_t p = 0; p < n_pairs; p++)
+		seen[p] = UINT64_MAX;
+	for (uint64_t i = n; i-- > 0;) {
+		uint32_t l = (uint32_t)(i / t->k % t->n_layers);
+		uint64_t pair = (uint64_t)l * t->n_experts + t->experts[i];
+		next[i] = seen[pair];
+		seen[pair] = i;
+	}
+	free(seen);
+	return next;
+}
+
 int floe_evict_simulate(const struct floe_trace *t, int policy, uint32_t n_slots,
 			struct floe_sim_result *res, struct floe_err *err)
 {
@@ -204,21 +245,30 @@ int floe_evict_simulate(const struct floe_trace *t, int policy, uint32_t n_slots
 	int32_t *where = NULL;     /* (layer, expert) -> slot or -1 */
 	uint64_t *holds = NULL;    /* slot -> pair */
 	uint8_t *pinned = NULL;
+	uint64_t *next = NULL;     /* Belady: next use of each access */
+	uint64_t *slot_next = NULL; /* Belady: next use of what each slot holds */
 	struct floe_evict *ev = NULL;
+	bool belady = policy == FLOE_SIM_BELADY;
 	int st;
 
 	memset(res, 0, sizeof(*res));
-	if (policy == FLOE_POLICY_COUNT)
+	if (policy == FLOE_SIM_STATIC)
 		return simulate_static(t, n_slots, res, err);
 	if (n_slots < t->k)
 		return floe_fail(err, FLOE_EARG, "%u slots cannot hold one layer's %u experts", n_slots, t->k);
-	st = floe_evict_create((enum floe_policy)policy, n_slots, t->n_layers, &ev, err);
+	/* Belady borrows LRU's bookkeeping for free slots and picks its own victims */
+	st = floe_evict_create(belady ? FLOE_POLICY_LRU : (enum floe_policy)policy, n_slots, t->n_layers,
+			       &ev, err);
 	if (st)
 		return st;
 	where = malloc(n_pairs * sizeof(int32_t));
 	holds = malloc(n_slots * sizeof(uint64_t));
 	pinned = calloc(n_slots, 1);
-	if (!where || !holds || !pinned) {
+	if (belady) {
+		next = next_uses(t);
+		slot_next = malloc(n_slots * sizeof(uint64_t));
+	}
+	if (!where || !holds || !pinned || (belady && (!next || !slot_next))) {
 		st = floe_fail(err, FLOE_ENOMEM, "out of memory simulating");
 		goto out;
 	}
@@ -237,6 +287,8 @@ int floe_evict_simulate(const struct floe_trace *t, int policy, uint32_t n_slots
 					pinned[s] = 1;
 					res->hits++;
 					floe_evict_access(ev, (uint32_t)s, l, now, false);
+					if (belady)
+						slot_next[s] = next[now * t->k + i];
 				}
 			}
 			for (uint32_t i = 0; i < t->k; i++) {
@@ -244,8 +296,11 @@ int floe_evict_simulate(const struct floe_trace *t, int policy, uint32_t n_slots
 				int s;
 				if (where[pair] >= 0)
 					continue;
-				s = floe_evict_victim(ev, l, now, pinned);
+				s = belady ? belady_victim(slot_next, holds, n_slots, pinned)
+					   : floe_evict_victim(ev, l, now, pinned);
 				FLOE_ASSERT(s >= 0);
+				if (belady)
+					slot_next[s] = next[now * t->k + i];
 				if (holds[s] != UINT64_MAX)
 					where[holds[s]] = -1;
 				holds[s] = pair;
@@ -263,6 +318,8 @@ out:
 	free(where);
 	free(holds);
 	free(pinned);
+	free(next);
+	free(slot_next);
 	floe_evict_destroy(ev);
 	return st;
 }

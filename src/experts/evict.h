@@ -45,8 +45,12 @@ void floe_evict_forget(struct floe_evict *ev, uint32_t slot);
 int floe_evict_victim(struct floe_evict *ev, uint32_t layer, uint64_t now, const uint8_t *pinned);
 
 /* Trace simulation: replay `trace` through a cache of n_slots under policy,
- * counting hits.  A static top-N baseline: FLOE_POLICY_COUNT as policy keeps
- * the n_slots most used (layer, expert) pairs of the whole trace (an oracle). */
+ * counting hits.  Two oracles that see the whole trace, as yardsticks:
+ * FLOE_SIM_STATIC keeps the n_slots most used (layer, expert) pairs for the
+ * whole run; FLOE_SIM_BELADY evicts the expert whose next use is farthest in
+ * the future (Belady's MIN: no demand-fetch policy can hit more). */
+#define FLOE_SIM_STATIC FLOE_POLICY_COUNT
+#define FLOE_SIM_BELADY (FLOE_POLICY_COUNT + 1)
 struct floe_trace;
 struct floe_sim_result {
 	uint64_t accesses, hits;
