@@ -4,5 +4,6 @@
 #define FLOE_CLI_COMMANDS_H
 
 int cmd_inspect(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

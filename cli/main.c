@@ -12,6 +12,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{"bench", cmd_bench, "--policies [--trace F | --synth NAME]   eviction policies on routing traces"},
 	{"inspect", cmd_inspect, "MODEL.gguf [--ctx N] [--tensors] [--json]   what a model holds and needs"},
 };
 
