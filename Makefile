@@ -21,8 +21,8 @@ else
 endif
 CFLAGS  := $(WARN) $(DEFS) $(INC) $(OPT) -pthread -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS := $(OPT) -pthread
-LIBS    := -luring -lpcre2-8 -lm
-CLI_LIBS := -ledit -ljansson
+LIBS    := -luring -lpcre2-8 -lm -ljansson
+CLI_LIBS := -ledit
 
 # Per-ISA kernel files carry their own target flags; the rest of the build stays
 # baseline x86-64 so the binary runs anywhere and picks kernels at run time.
