@@ -224,23 +224,45 @@ static void slot_unmap(struct floe_expert_cache *c, int s)
 		*map_at(c, sl->layer, sl->expert) = -1;
 }
 
-/* A free slot, or the policy's victim evicted; -1 if every slot is pinned or
- * in flight. */
-static int slot_take(struct floe_expert_cache *c)
-{
-	int s = c->free_head;
+static int reap_some(struct floe_expert_cache *c, struct floe_err *err);
 
-	if (s >= 0) {
-		c->free_head = c->slots[s].next;
-		c->slots[s].next = -1;
-		return s;
+/* Whether a slot nobody holds is still loading: it becomes evictable (or
+ * free) once its reads land. */
+static bool unpinned_in_flight(const struct floe_expert_cache *c)
+{
+	for (int s = 0; s < c->n_slots; s++)
+		if (c->slots[s].state == SLOT_LOADING && c->slots[s].pins == 0)
+			return true;
+	return false;
+}
+
+/* A free slot, or the policy's victim evicted, into *out; FLOE_EBUDGET if
+ * every slot is pinned.  Slots released while in flight are waited for. */
+static int slot_take(struct floe_expert_cache *c, int *out, struct floe_err *err)
+{
+	int s;
+
+	for (;;) {
+		s = c->free_head;
+		if (s >= 0) {
+			c->free_head = c->slots[s].next;
+			c->slots[s].next = -1;
+			*out = s;
+			return FLOE_OK;
+		}
+		s = c->policy->victim(c);
+		if (s >= 0)
+			break;
+		if (!unpinned_in_flight(c))
+			return FLOE_EBUDGET;
+		int st = reap_some(c, err);
+		if (st < 0)
+			return st;
 	}
-	s = c->policy->victim(c);
-	if (s < 0)
-		return -1;
 	slot_unmap(c, s);
 	c->stats.evictions++;
-	return s;
+	*out = s;
+	return FLOE_OK;
 }
 
 /* Point the slot's three requests at the aligned supersets of expert
@@ -463,13 +485,15 @@ int floe_cache_request(struct floe_expert_cache *c, int layer, const int *expert
 			c->stats.hits++;
 			c->stats.requests++;
 		} else {
-			s = slot_take(c);
-			if (s < 0) {
+			st = slot_take(c, &s, err);
+			if (st == FLOE_EBUDGET)
+				floe_fail(err, st,
+					  "expert cache: all %d slots are pinned; layer %d needs more "
+					  "(expert %d, %d of %d in this request)",
+					  c->n_slots, layer, experts[i], i + 1, n);
+			if (st < 0) {
 				request_rollback(c, refs, i);
-				return floe_fail(err, FLOE_EBUDGET,
-						 "expert cache: all %d slots are pinned or in flight; layer %d "
-						 "needs more (expert %d, %d of %d in this request)",
-						 c->n_slots, layer, experts[i], i + 1, n);
+				return st;
 			}
 			slot_prepare(c, s, layer, experts[i]);
 			c->stats.misses++;
