@@ -8,7 +8,9 @@
  * K-quant and nibble-packed blocks are first unpacked into plain int8 values
  * (one function per layout, shared by dequant and dot) so that the bit
  * shuffling lives in one place; the float arithmetic then follows ggml's
- * expression order exactly so the dequantized bits agree. */
+ * expression order exactly so the dequantized bits agree.  That relies on
+ * a*b - c not being fused into an FMA: true for the baseline x86-64 build
+ * (no -mfma outside *_avx2.c files) and for gcc in -std=c11 mode. */
 #include <math.h>
 #include <string.h>
 
