@@ -59,9 +59,11 @@ struct fixture {
 	struct floe_expert_cache *cache;
 };
 
+static enum floe_policy g_policy = FLOE_EVICT_LRU;
+
 static bool fixture_open_io(struct fixture *f, const char *path, struct floe_io *io, uint64_t n_slots)
 {
-	struct floe_cache_params cp = {.n_slots = n_slots, .policy = FLOE_EVICT_LRU};
+	struct floe_cache_params cp = {.n_slots = n_slots, .policy = g_policy};
 	struct floe_err e = {0};
 	uint64_t size = io->file_size;
 
@@ -183,6 +185,37 @@ static void test_correct_bytes_every_cache_size(void)
 			fixture_close(&f);
 		}
 	}
+}
+
+/* Every eviction policy keeps the data right and never evicts a pinned or
+ * in-flight slot (the cache asserts that), at tight and roomy sizes. */
+static void test_every_policy(void)
+{
+	static const uint64_t sizes[] = {K, 7, 2 * N_EXPERTS};
+
+	for (int pol = 0; pol < FLOE_POLICY_COUNT; pol++) {
+		g_policy = (enum floe_policy)pol;
+		for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+			struct fixture f;
+			int bad = 0;
+			if (!fixture_open(&f, FLOE_IO_URING, sizes[si])) {
+				CHECK(0);
+				fixture_close(&f);
+				continue;
+			}
+			for (uint64_t t = 0; t < 12; t++)
+				for (int l = 0; l < N_LAYERS; l++) {
+					int ids[K];
+					trace_ids(t, l, ids);
+					bad += use_layer(&f, l, ids, K, l == 1);
+				}
+			CHECKF(bad == 0, "policy %s, %llu slots", floe_policy_name(g_policy),
+			       (unsigned long long)sizes[si]);
+			CHECK(floe_cache_stats(f.cache)->evictions > 0);
+			fixture_close(&f);
+		}
+	}
+	g_policy = FLOE_EVICT_LRU;
 }
 
 /* Request and release one expert at a time. */
@@ -474,6 +507,9 @@ static void test_bad_arguments(void)
 	CHECK(floe_cache_request(f.cache, N_LAYERS, &ok, 1, r, &e) == FLOE_EARG);
 	CHECK(floe_cache_request(f.cache, 0, &bad, 1, r, &e) == FLOE_EARG);
 	CHECK(floe_cache_create(&f.idx, f.io, &cp, &c, &e) == FLOE_EARG && c == NULL);
+	cp.n_slots = 2;
+	cp.policy = (enum floe_policy)FLOE_POLICY_COUNT;
+	CHECK(floe_cache_create(&f.idx, f.io, &cp, &c, &e) == FLOE_EARG && c == NULL);
 	CHECK(floe_cache_slots(f.cache) == 2);
 	fixture_close(&f);
 }
@@ -487,6 +523,7 @@ int main(void)
 	}
 	RUN(test_index_validation);
 	RUN(test_correct_bytes_every_cache_size);
+	RUN(test_every_policy);
 	RUN(test_lru_evicts_least_recently_used_never_pinned);
 	RUN(test_in_flight_hit_reads_once);
 	RUN(test_release_before_wait);

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "base/status.h"
+#include "experts/evict.h"
 #include "experts/io.h"
 
 enum floe_expert_part { FLOE_EXPERT_GATE = 0, FLOE_EXPERT_UP = 1, FLOE_EXPERT_DOWN = 2, FLOE_EXPERT_PARTS = 3 };
@@ -61,8 +62,9 @@ int floe_expert_index_init(struct floe_expert_index *idx, int n_layers, int n_ex
 			   const struct floe_expert_slice *parts, uint64_t file_size, struct floe_err *err);
 void floe_expert_index_free(struct floe_expert_index *idx);
 
-/* Eviction policies.  LRU is the default; the interface lets others plug in. */
-enum floe_evict_kind { FLOE_EVICT_LRU = 0 };
+/* Eviction policies are evict.h's (enum floe_policy: lru, lfu, lrfu,
+ * layer-lru); FLOE_EVICT_LRU is the default, kept under its first name. */
+#define FLOE_EVICT_LRU FLOE_POLICY_LRU
 
 struct floe_expert_ref {
 	int layer, expert;
@@ -83,7 +85,7 @@ struct floe_cache_stats {
 
 struct floe_cache_params {
 	uint64_t n_slots;
-	enum floe_evict_kind policy;
+	enum floe_policy policy; /* FLOE_POLICY_LRU (0) unless chosen */
 };
 
 struct floe_expert_cache;

@@ -81,7 +81,7 @@ struct floe_io {
 	bool direct;     /* O_DIRECT in effect */
 	bool refused;    /* O_DIRECT was refused by the filesystem: buffered + DONTNEED */
 	bool drop_cache; /* posix_fadvise(DONTNEED) each completed range */
-	int queue_depth; /* max requests in flight */
+	int queue_depth; /* max reads in flight (pread: its threads, at most 8) */
 	uint64_t file_size;
 	/* statistics, updated by the backend */
 	uint64_t n_reads;

@@ -187,7 +187,10 @@ int floe_io_pread_open(const char *path, const struct floe_io_params *params, st
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->complete, NULL);
+	/* One thread per read in flight, capped: past a few, threads add
+	 * switching, not bandwidth (io_uring is the deep-queue path). */
 	want = p->io.queue_depth < PREAD_MAX_THREADS ? p->io.queue_depth : PREAD_MAX_THREADS;
+	p->io.queue_depth = want;
 	for (int i = 0; i < want; i++) {
 		int e = pthread_create(&p->threads[i], NULL, worker_main, p);
 		if (e != 0) {

@@ -96,7 +96,9 @@ static int flush_pending(struct io_uring_be *u, struct floe_err *err)
 	do
 		r = io_uring_submit(&u->ring);
 	while (r == -EINTR);
-	if (r < 0)
+	/* EAGAIN/EBUSY: the kernel is short of resources or completions; the
+	 * SQEs stay queued and the next io_uring_submit_and_wait sends them. */
+	if (r < 0 && r != -EAGAIN && r != -EBUSY)
 		return floe_fail(err, FLOE_EIO, "io_uring_submit on %s: %s (errno %d)", u->io.path,
 				 strerror(-r), -r);
 	return FLOE_OK;
@@ -157,10 +159,10 @@ static int uring_reap(struct floe_io *io, struct floe_io_req **done, int max, in
 		if (n >= min_done || u->outstanding == 0)
 			break;
 		if (u->inflight > 0) {
-			struct io_uring_cqe *cqe;
-			int r = io_uring_wait_cqe(&u->ring, &cqe);
-			if (r < 0 && r != -EINTR && r != -EAGAIN)
-				return floe_fail(err, FLOE_EIO, "io_uring_wait_cqe on %s: %s (errno %d)",
+			/* Also submits SQEs an earlier submit left queued. */
+			int r = io_uring_submit_and_wait(&u->ring, 1);
+			if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+				return floe_fail(err, FLOE_EIO, "io_uring wait on %s: %s (errno %d)",
 						 io->path, strerror(-r), -r);
 		}
 	}
