@@ -494,6 +494,32 @@ static void test_index_validation(void)
 	CHECK(floe_expert_index_init(&idx, N_LAYERS, 0, g_parts, g_file_size, &e) == FLOE_EFORMAT);
 }
 
+/* Reads still in flight when the cache goes away land before its arena is
+ * freed (the kernel would write into freed memory otherwise). */
+static void test_destroy_with_reads_in_flight(void)
+{
+	for (int k = 0; k < 2; k++) {
+		struct fixture f;
+		struct floe_expert_ref r[N_EXPERTS];
+		struct floe_err e = {0};
+		int all[N_EXPERTS];
+
+		for (int i = 0; i < N_EXPERTS; i++)
+			all[i] = i;
+		if (!fixture_open(&f, g_kinds[k], N_EXPERTS)) {
+			CHECK(0);
+			fixture_close(&f);
+			continue;
+		}
+		CHECK(floe_cache_request(f.cache, 2, all, N_EXPERTS, r, &e) == FLOE_OK);
+		floe_cache_destroy(f.cache);
+		f.cache = NULL;
+		/* Every read was reaped by destroy, none left in the backend. */
+		CHECK(f.io->n_reads == N_EXPERTS * FLOE_EXPERT_PARTS);
+		fixture_close(&f);
+	}
+}
+
 static void test_bad_arguments(void)
 {
 	struct fixture f;
@@ -511,6 +537,12 @@ static void test_bad_arguments(void)
 	cp.policy = (enum floe_policy)FLOE_POLICY_COUNT;
 	CHECK(floe_cache_create(&f.idx, f.io, &cp, &c, &e) == FLOE_EARG && c == NULL);
 	CHECK(floe_cache_slots(f.cache) == 2);
+	/* A released ref cannot be waited on. */
+	CHECK(floe_cache_request(f.cache, 0, &ok, 1, r, &e) == FLOE_OK);
+	floe_cache_release(f.cache, r, 1);
+	CHECK(floe_cache_wait(f.cache, &r[0], &e) == FLOE_EARG);
+	floe_cache_release(f.cache, r, 1); /* twice is harmless */
+	CHECK(touch(&f, 0, 0));
 	fixture_close(&f);
 }
 
@@ -532,6 +564,7 @@ int main(void)
 	RUN(test_short_reads_resume);
 	RUN(test_eintr_retried);
 	RUN(test_tmpfs_fallback);
+	RUN(test_destroy_with_reads_in_flight);
 	RUN(test_bad_arguments);
 	unlink(g_path);
 	return harness_finish();

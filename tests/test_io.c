@@ -136,6 +136,43 @@ static void test_queue_deeper_than_depth(void)
 	floe_free_aligned(arena);
 }
 
+/* Reaping one at a time keeps the rest for later calls. */
+static void test_reap_one_at_a_time(void)
+{
+	enum { N = 12 };
+	unsigned char *arena = floe_alloc_aligned((size_t)N * 8 * FLOE_IO_ALIGN);
+	struct floe_io_req reqs[N], *ptrs[N];
+	bool seen[N];
+
+	REQUIRE(arena);
+	for (int k = 0; k < 2; k++) {
+		struct floe_io *io = open_kind(g_path, g_kinds[k], 3, false);
+		struct floe_err e = {0};
+		int got = 0;
+		CHECK(io != NULL);
+		if (!io)
+			continue;
+		make_reqs(reqs, N, arena, 31);
+		memset(seen, 0, sizeof(seen));
+		for (int i = 0; i < N; i++)
+			ptrs[i] = &reqs[i];
+		CHECK(floe_io_submit(io, ptrs, N, &e) == FLOE_OK);
+		for (int round = 0; round < 2 * N && got < N; round++) {
+			struct floe_io_req *one[1];
+			int r = floe_io_reap(io, one, 1, 1, &e);
+			CHECK(r == 1);
+			if (r != 1)
+				break;
+			CHECK(!seen[one[0]->user] && req_correct(one[0]));
+			seen[one[0]->user] = true;
+			got++;
+		}
+		CHECK(got == N);
+		floe_io_close(io);
+	}
+	floe_free_aligned(arena);
+}
+
 static void test_reap_with_nothing_outstanding_returns(void)
 {
 	for (int k = 0; k < 2; k++) {
@@ -393,6 +430,7 @@ int main(void)
 	}
 	RUN(test_backends_read_correct_bytes);
 	RUN(test_queue_deeper_than_depth);
+	RUN(test_reap_one_at_a_time);
 	RUN(test_reap_with_nothing_outstanding_returns);
 	RUN(test_read_past_end_fails_cleanly);
 	RUN(test_fault_eio_fails_one_request_with_message);
