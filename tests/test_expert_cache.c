@@ -16,7 +16,10 @@ static uint64_t g_file_size;
 static struct floe_expert_slice g_parts[N_LAYERS * FLOE_EXPERT_PARTS];
 
 static const enum floe_io_kind g_kinds[] = {FLOE_IO_PREAD, FLOE_IO_URING};
-static const char *kind_name(enum floe_io_kind k) { return k == FLOE_IO_PREAD ? "pread" : "io_uring"; }
+static const char *kind_name(enum floe_io_kind k)
+{
+	return k == FLOE_IO_PREAD ? "pread" : "io_uring";
+}
 
 /* Stacked tensors at unaligned offsets with odd sizes; the last slice of the
  * last layer ends the file, whose size is then not a multiple of 4096. */
@@ -416,15 +419,21 @@ static void retried_fault_keeps_data(enum floe_io_fault fk)
 			       kind_name(g_kinds[k]), (int)fk, (unsigned long long)at);
 			/* Halving needs two pages under O_DIRECT: each of these
 			 * reads spans at least three (slices >= 8300 bytes). */
-			CHECKF(f.io->n_retries > 0, "%s fault %d at %llu: no retry",
-			       kind_name(g_kinds[k]), (int)fk, (unsigned long long)at);
+			CHECKF(f.io->n_retries > 0, "%s fault %d at %llu: no retry", kind_name(g_kinds[k]),
+			       (int)fk, (unsigned long long)at);
 			fixture_close(&f);
 		}
 	}
 }
 
-static void test_short_reads_resume(void) { retried_fault_keeps_data(FLOE_FAULT_SHORT); }
-static void test_eintr_retried(void) { retried_fault_keeps_data(FLOE_FAULT_EINTR); }
+static void test_short_reads_resume(void)
+{
+	retried_fault_keeps_data(FLOE_FAULT_SHORT);
+}
+static void test_eintr_retried(void)
+{
+	retried_fault_keeps_data(FLOE_FAULT_EINTR);
+}
 
 /* Through a backend in buffered fallback mode (tmpfs where it refuses
  * O_DIRECT, or switched as open would). */

@@ -30,35 +30,38 @@
 enum slot_state { SLOT_FREE = 0, SLOT_LOADING, SLOT_READY, SLOT_FAILED };
 
 struct slot {
-	int layer, expert;     /* resident key, -1 when free */
+	int layer, expert; /* resident key, -1 when free */
 	enum slot_state state;
-	int pins;              /* refs holding the slot */
-	int pending;           /* reads in flight */
-	int failed_part;       /* first part whose read failed, -1 if none */
-	bool unsubmitted;      /* claimed by the current request, reads not yet submitted */
-	int next;              /* free list */
+	int pins;	  /* refs holding the slot */
+	int pending;	  /* reads in flight */
+	int failed_part;  /* first part whose read failed, -1 if none */
+	bool unsubmitted; /* claimed by the current request, reads not yet submitted */
+	int next;	  /* free list */
 	const void *data[FLOE_EXPERT_PARTS];
 	struct floe_io_req reqs[FLOE_EXPERT_PARTS];
 };
 
 struct floe_expert_cache {
 	const struct floe_expert_index *idx; /* borrowed */
-	struct floe_io *io;                  /* borrowed */
-	struct floe_evict *policy; /* owned */
-	uint8_t *busy;             /* [n_slots]: not evictable (pinned, loading, failed, free) */
-	uint64_t clock;            /* requests so far: the policy's time */
+	struct floe_io *io;		     /* borrowed */
+	struct floe_evict *policy;	     /* owned */
+	uint8_t *busy;			     /* [n_slots]: not evictable (pinned, loading, failed, free) */
+	uint64_t clock;			     /* requests so far: the policy's time */
 	int n_slots;
-	unsigned char *arena; /* n_slots * slot_bytes, FLOE_IO_ALIGN aligned */
-	struct slot *slots;   /* [n_slots] */
-	int32_t *map;         /* [n_layers * n_experts]: slot or -1 */
-	int free_head;        /* free list through slot.next, -1 = empty */
+	unsigned char *arena;	    /* n_slots * slot_bytes, FLOE_IO_ALIGN aligned */
+	struct slot *slots;	    /* [n_slots] */
+	int32_t *map;		    /* [n_layers * n_experts]: slot or -1 */
+	int free_head;		    /* free list through slot.next, -1 = empty */
 	struct floe_io_req **batch; /* [n_slots * FLOE_EXPERT_PARTS] */
 	struct floe_cache_stats stats;
 };
 
 /* ---- Index ------------------------------------------------------------ */
 
-static uint64_t align_down(uint64_t x) { return x - x % FLOE_IO_ALIGN; }
+static uint64_t align_down(uint64_t x)
+{
+	return x - x % FLOE_IO_ALIGN;
+}
 
 /* Bytes of the aligned superset of [off, off + bytes). */
 static uint64_t superset_len(uint64_t off, uint64_t bytes)
@@ -79,8 +82,7 @@ static int check_slice(const struct floe_expert_slice *s, int layer, int part, i
 				 "expert index: layer %d part %d stride %llu < bytes %llu (experts overlap)",
 				 layer, part, (unsigned long long)s->stride, (unsigned long long)s->bytes);
 	if (!floe_mul_u64(s->stride, (uint64_t)(n_experts - 1), &span) ||
-	    !floe_add_u64(span, s->bytes, &span) || !floe_add_u64(s->offset, span, &end) ||
-	    end > file_size)
+	    !floe_add_u64(span, s->bytes, &span) || !floe_add_u64(s->offset, span, &end) || end > file_size)
 		return floe_fail(err, FLOE_EFORMAT,
 				 "expert index: layer %d part %d (offset %llu, stride %llu, bytes %llu, "
 				 "%d experts) ends past the end of the file (%llu bytes)",
@@ -357,8 +359,8 @@ int floe_cache_create(const struct floe_expert_index *idx, struct floe_io *io,
 		return floe_fail(err, FLOE_ENOMEM, "out of memory for an expert cache of %llu bytes",
 				 (unsigned long long)arena_bytes);
 	}
-	st = floe_evict_create(params->policy, (uint32_t)c->n_slots, (uint32_t)idx->n_layers, &c->policy,
-			       err);
+	st =
+	    floe_evict_create(params->policy, (uint32_t)c->n_slots, (uint32_t)idx->n_layers, &c->policy, err);
 	if (st < 0) {
 		floe_cache_destroy(c);
 		return floe_fail_prefix(err, "expert cache: ");
@@ -529,7 +531,8 @@ int floe_cache_wait_any(struct floe_expert_cache *c, struct floe_expert_ref *ref
 			if (ready[i])
 				continue;
 			if (refs[i].slot < 0 || refs[i].slot >= c->n_slots)
-				return floe_fail(err, FLOE_EARG, "expert cache: wait on a released ref %d", i);
+				return floe_fail(err, FLOE_EARG, "expert cache: wait on a released ref %d",
+						 i);
 			if (c->slots[refs[i].slot].state == SLOT_LOADING) {
 				waiting = true;
 				continue;
@@ -568,6 +571,12 @@ bool floe_cache_resident(const struct floe_expert_cache *c, int layer, int exper
 	return s >= 0 && c->slots[s].state == SLOT_READY;
 }
 
-const struct floe_cache_stats *floe_cache_stats(const struct floe_expert_cache *c) { return &c->stats; }
+const struct floe_cache_stats *floe_cache_stats(const struct floe_expert_cache *c)
+{
+	return &c->stats;
+}
 
-uint64_t floe_cache_slots(const struct floe_expert_cache *c) { return (uint64_t)c->n_slots; }
+uint64_t floe_cache_slots(const struct floe_expert_cache *c)
+{
+	return (uint64_t)c->n_slots;
+}

@@ -40,7 +40,12 @@
 #include "experts/evict.h"
 #include "experts/io.h"
 
-enum floe_expert_part { FLOE_EXPERT_GATE = 0, FLOE_EXPERT_UP = 1, FLOE_EXPERT_DOWN = 2, FLOE_EXPERT_PARTS = 3 };
+enum floe_expert_part {
+	FLOE_EXPERT_GATE = 0,
+	FLOE_EXPERT_UP = 1,
+	FLOE_EXPERT_DOWN = 2,
+	FLOE_EXPERT_PARTS = 3
+};
 
 /* Where one part of every expert of one layer lives: expert e's bytes are
  * [offset + e * stride, offset + e * stride + bytes). */
@@ -48,16 +53,16 @@ struct floe_expert_slice {
 	uint64_t offset;
 	uint64_t stride;
 	uint64_t bytes;
-	uint32_t type;   /* weight type (ggml id) */
-	int64_t rows;    /* output rows of this part's matrix */
-	int64_t cols;    /* input length */
+	uint32_t type; /* weight type (ggml id) */
+	int64_t rows;  /* output rows of this part's matrix */
+	int64_t cols;  /* input length */
 };
 
 struct floe_expert_index {
 	int n_layers;
 	int n_experts;
 	struct floe_expert_slice *parts; /* [n_layers][FLOE_EXPERT_PARTS], owned */
-	uint64_t slot_bytes;             /* bytes one slot needs (aligned supersets, max over layers) */
+	uint64_t slot_bytes;		 /* bytes one slot needs (aligned supersets, max over layers) */
 };
 
 /* Build an index from per-layer slices (caller's array is copied).  Validates
@@ -72,18 +77,18 @@ void floe_expert_index_free(struct floe_expert_index *idx);
 
 struct floe_expert_ref {
 	int layer, expert;
-	int slot;                              /* private */
-	const void *data[FLOE_EXPERT_PARTS];   /* valid after wait, until release */
-	bool hit;                              /* was resident (or in flight) at request */
+	int slot;			     /* private */
+	const void *data[FLOE_EXPERT_PARTS]; /* valid after wait, until release */
+	bool hit;			     /* was resident (or in flight) at request */
 };
 
 struct floe_cache_stats {
-	uint64_t requests;     /* experts asked for */
+	uint64_t requests; /* experts asked for */
 	uint64_t hits;
 	uint64_t misses;
-	uint64_t bytes_read;   /* bytes read from disk (aligned supersets) */
-	uint64_t reads;        /* read requests */
-	uint64_t wait_ns;      /* time spent blocked waiting for reads */
+	uint64_t bytes_read; /* bytes read from disk (aligned supersets) */
+	uint64_t reads;	     /* read requests */
+	uint64_t wait_ns;    /* time spent blocked waiting for reads */
 	uint64_t evictions;
 };
 

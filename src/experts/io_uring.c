@@ -26,9 +26,9 @@ struct io_uring_be {
 	struct floe_io io; /* first: the common header */
 	struct io_uring ring;
 	struct req_list pending; /* need a read attempt, not yet in the ring */
-	struct req_list done;    /* complete, not yet reaped */
-	int inflight;            /* attempts in the ring */
-	int outstanding;         /* submitted and not yet reaped */
+	struct req_list done;	 /* complete, not yet reaped */
+	int inflight;		 /* attempts in the ring */
+	int outstanding;	 /* submitted and not yet reaped */
 };
 
 static void list_push(struct req_list *l, struct floe_io_req *r)
@@ -192,10 +192,10 @@ static void uring_close(struct floe_io *io)
 }
 
 static const struct floe_io_ops uring_ops = {
-	.name = "io_uring",
-	.submit = uring_submit,
-	.reap = uring_reap,
-	.close = uring_close,
+    .name = "io_uring",
+    .submit = uring_submit,
+    .reap = uring_reap,
+    .close = uring_close,
 };
 
 /* FLOE_EUNSUPPORTED when this kernel or container cannot do io_uring reads,
@@ -207,8 +207,9 @@ static int ring_init(struct io_uring_be *u, int depth, struct floe_err *err)
 	int r = io_uring_queue_init((unsigned)depth, &u->ring, 0);
 
 	if (r < 0)
-		return floe_fail(err, FLOE_EUNSUPPORTED, "io_uring unavailable: io_uring_queue_init: %s (errno %d)",
-				 strerror(-r), -r);
+		return floe_fail(err, FLOE_EUNSUPPORTED,
+				 "io_uring unavailable: io_uring_queue_init: %s (errno %d)", strerror(-r),
+				 -r);
 	probe = io_uring_get_probe_ring(&u->ring);
 	can_read = probe && io_uring_opcode_supported(probe, IORING_OP_READ);
 	if (probe)
