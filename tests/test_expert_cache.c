@@ -257,6 +257,22 @@ static void test_lru_evicts_least_recently_used_never_pinned(void)
 	fixture_close(&f);
 }
 
+/* The hits of a request are pinned before its misses take slots, so a miss
+ * never evicts an expert the same request is about to use. */
+static void test_miss_never_evicts_a_hit_of_the_same_request(void)
+{
+	struct fixture f;
+	int ids[2] = {3, 0};
+
+	REQUIRE(fixture_open(&f, FLOE_IO_URING, 3));
+	CHECK(touch(&f, 0, 0) && touch(&f, 0, 1) && touch(&f, 0, 2)); /* 0 is the oldest */
+	CHECK(use_layer(&f, 0, ids, 2, false) == 0);
+	CHECK(floe_cache_stats(f.cache)->reads == 4 * FLOE_EXPERT_PARTS);
+	CHECK(floe_cache_stats(f.cache)->hits == 1 && floe_cache_stats(f.cache)->evictions == 1);
+	CHECK(floe_cache_resident(f.cache, 0, 0) && !floe_cache_resident(f.cache, 0, 1));
+	fixture_close(&f);
+}
+
 static void test_in_flight_hit_reads_once(void)
 {
 	for (int k = 0; k < 2; k++) {
@@ -566,6 +582,7 @@ int main(void)
 	RUN(test_correct_bytes_every_cache_size);
 	RUN(test_every_policy);
 	RUN(test_lru_evicts_least_recently_used_never_pinned);
+	RUN(test_miss_never_evicts_a_hit_of_the_same_request);
 	RUN(test_in_flight_hit_reads_once);
 	RUN(test_release_before_wait);
 	RUN(test_all_pinned_is_budget_error);

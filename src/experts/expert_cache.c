@@ -395,14 +395,18 @@ void floe_cache_destroy(struct floe_expert_cache *c)
 	free(c);
 }
 
-/* Undo refs[0..n) of a request that cannot be completed: unpin them, and
- * give back the slots it claimed (no reads were submitted yet). */
+/* Undo the pinned refs among refs[0..n) of a request that cannot be
+ * completed: unpin them, and give back the slots it claimed (no reads were
+ * submitted yet). */
 static void request_rollback(struct floe_expert_cache *c, struct floe_expert_ref *refs, int n)
 {
 	for (int i = n - 1; i >= 0; i--) {
 		int s = refs[i].slot;
-		struct slot *sl = &c->slots[s];
+		struct slot *sl;
 
+		if (s < 0)
+			continue;
+		sl = &c->slots[s];
 		refs[i].slot = -1;
 		if (sl->unsubmitted) {
 			if (--sl->pins == 0) {
@@ -414,6 +418,19 @@ static void request_rollback(struct floe_expert_cache *c, struct floe_expert_ref
 		}
 		slot_unpin(c, s);
 	}
+}
+
+/* The ref's expert is resident or in flight: pin it, never read twice. */
+static void ref_hit(struct floe_expert_cache *c, struct floe_expert_ref *ref)
+{
+	int s = *map_at(c, ref->layer, ref->expert);
+
+	floe_evict_access(c->policy, (uint32_t)s, (uint32_t)ref->layer, c->clock, false);
+	ref->slot = s;
+	ref->hit = true;
+	slot_pin(c, s);
+	c->stats.hits++;
+	c->stats.requests++;
 }
 
 static void ref_init(struct floe_expert_ref *ref, int layer, int expert)
@@ -439,32 +456,34 @@ int floe_cache_request(struct floe_expert_cache *c, int layer, const int *expert
 			return floe_fail(err, FLOE_EARG, "expert cache: expert %d of %d out of range",
 					 experts[i], c->idx->n_experts);
 	c->clock++;
+	/* Hits first, so a miss never evicts an expert this request uses. */
 	for (int i = 0; i < n; i++) {
-		int s = *map_at(c, layer, experts[i]);
-
 		ref_init(&refs[i], layer, experts[i]);
-		if (s >= 0) {
-			/* Resident or in flight: pin it, never read twice. */
-			floe_evict_access(c->policy, (uint32_t)s, (uint32_t)layer, c->clock, false);
-			refs[i].hit = true;
-			c->stats.hits++;
-			c->stats.requests++;
-		} else {
-			st = slot_take(c, layer, &s, err);
-			if (st == FLOE_EBUDGET)
-				floe_fail(err, st,
-					  "expert cache: all %d slots are pinned; layer %d needs more "
-					  "(expert %d, %d of %d in this request)",
-					  c->n_slots, layer, experts[i], i + 1, n);
-			if (st < 0) {
-				request_rollback(c, refs, i);
-				return st;
-			}
-			slot_prepare(c, s, layer, experts[i]);
-			c->stats.misses++;
-			c->stats.requests++;
-			n_claimed++;
+		if (*map_at(c, layer, experts[i]) >= 0)
+			ref_hit(c, &refs[i]);
+	}
+	for (int i = 0; i < n; i++) {
+		int s;
+		if (refs[i].slot >= 0)
+			continue;
+		if (*map_at(c, layer, experts[i]) >= 0) {
+			ref_hit(c, &refs[i]); /* claimed earlier in this loop */
+			continue;
 		}
+		st = slot_take(c, layer, &s, err);
+		if (st == FLOE_EBUDGET)
+			floe_fail(err, st,
+				  "expert cache: all %d slots are pinned; layer %d needs more "
+				  "(expert %d, %d experts in this request)",
+				  c->n_slots, layer, experts[i], n);
+		if (st < 0) {
+			request_rollback(c, refs, n);
+			return st;
+		}
+		slot_prepare(c, s, layer, experts[i]);
+		c->stats.misses++;
+		c->stats.requests++;
+		n_claimed++;
 		refs[i].slot = s;
 		slot_pin(c, s);
 	}

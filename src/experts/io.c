@@ -228,6 +228,9 @@ enum floe_io_step floe_io_attempt_begin(const struct floe_io *io, struct floe_io
 	uint64_t rest;
 	int fault = req->fault;
 
+	/* An armed fault acts on the first attempt only, so the retry that
+	 * follows is a real read through the backend. */
+	req->fault = 0;
 	if (req->done == 0 && req->n_retries == 0) {
 		if (req->len == 0)
 			return req_complete(io, req);
@@ -236,9 +239,6 @@ enum floe_io_step floe_io_attempt_begin(const struct floe_io *io, struct floe_io
 		if (io->direct && misaligned(req))
 			return req_fail(req, FLOE_IO_WHY_ALIGN, EINVAL);
 	}
-	/* An armed fault acts on the first attempt only, so the retry that
-	 * follows is a real read through the backend. */
-	req->fault = 0;
 	if (fault == FLOE_FAULT_EIO || fault == FLOE_FAULT_EINTR) {
 		int e = fault == FLOE_FAULT_EIO ? EIO : EINTR;
 		if (floe_io_attempt_end(io, req, -e) == FLOE_IO_STEP_DONE)
