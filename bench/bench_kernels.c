@@ -8,7 +8,9 @@
  *   cache: 256 KiB of weights, resident in L2, the kernel's own speed.
  * GB/s counts weight bytes read.  Activation converters are timed on 4096-wide
  * rows (ns per row).  Each measurement repeats until 0.3 s have passed and
- * keeps the best of three, because the machine is shared. */
+ * keeps the best of three, because the machine is shared.  Arguments, if
+ * any, name the types to run (e.g. `bench_kernels q4_K q8_K`). */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,7 +170,18 @@ static double time_quant(floe_quantize_fn fn, const float *x, void *dst)
 	return best;
 }
 
-int main(void)
+/* With arguments, only the named types (ggml names: q4_K f16 q8_0 ...). */
+static bool wanted(uint32_t type, int argc, char **argv)
+{
+	if (argc < 2)
+		return true;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], floe_type_name(type)) == 0)
+			return true;
+	return false;
+}
+
+int main(int argc, char **argv)
 {
 	const struct floe_kernels *ref = floe_kernels_get(true), *fast = floe_kernels_get(false);
 	static const uint32_t types[] = {
@@ -187,7 +200,7 @@ int main(void)
 	printf("kernels %s vs %s, %d columns, one thread\n", fast->isa, ref->isa, N_COLS);
 	printf("dot     row B   | mem GB/s: ref    avx2  ratio | cache GB/s: ref  avx2  ratio | ns/row: ref  avx2\n");
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (fast->vec_dot[types[i]] != ref->vec_dot[types[i]])
+		if (fast->vec_dot[types[i]] != ref->vec_dot[types[i]] && wanted(types[i], argc, argv))
 			bench_dot(types[i], ref, fast);
 
 	float *x = floe_alloc_aligned(N_COLS * sizeof(float));
@@ -199,7 +212,7 @@ int main(void)
 	printf("act     | ns/row: ref    avx2  ratio\n");
 	for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++) {
 		uint32_t at = acts[i];
-		if (fast->quantize_act[at] == ref->quantize_act[at])
+		if (fast->quantize_act[at] == ref->quantize_act[at] || !wanted(at, argc, argv))
 			continue;
 		double r = time_quant(ref->quantize_act[at], x, dst);
 		double f = time_quant(fast->quantize_act[at], x, dst);

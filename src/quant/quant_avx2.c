@@ -529,40 +529,83 @@ float floe_vec_dot_mxfp4_avx2(int64_t n, const void *w, const void *act)
  *
  * Per super-block: sumi = sum over sub-blocks of scale * sum(q * y) in int32
  * lanes, then acc += d_w * d_a * sumi; terms from mins or offsets use the
- * activation block sums, acc_m += dmin_w * d_a * sum(min * bsum). */
+ * activation block sums, acc_m += dmin_w * d_a * sum(min * bsum).
+ *
+ * Scales reach the lanes by pshufb from one register rather than by scalar
+ * broadcasts.  Loops over sub-blocks have constant trip counts and are
+ * unrolled so that masks and shift counts become immediates. */
 
-/* Scale vector for a 32-element run covered by two 16-element scales: the
- * low 128 bits (elements 0..15) get s0, the high 128 bits get s1. */
-static inline __m256i scale_pair(int s0, int s1)
+#define UNROLL _Pragma("GCC unroll 8")
+
+/* pshufb mask broadcasting int16 element k of each 128-bit half. */
+static inline __m256i mask_one(int k)
 {
-	return _mm256_set_m128i(_mm_set1_epi16((short)s1), _mm_set1_epi16((short)s0));
+	return _mm256_set1_epi16((short)((2 * k + 1) << 8 | 2 * k));
+}
+
+/* pshufb mask for a 32-element run covered by two 16-element scales, from
+ * a register holding int16 scales s0..s7 in both halves: the low 128 bits
+ * (elements 0..15) get s[2k], the high 128 bits s[2k + 1]. */
+static inline __m256i mask_pair(int k)
+{
+	int a = 4 * k, b = 4 * k + 2;
+	return _mm256_set_m128i(_mm_set1_epi16((short)((b + 1) << 8 | b)), _mm_set1_epi16((short)((a + 1) << 8 | a)));
+}
+
+/* Eight int16 (128 bits) repeated in both halves. */
+static inline __m256i both_halves(__m128i v)
+{
+	return _mm256_broadcastsi128_si256(v);
+}
+
+/* Move the bit at position `from` of every byte to position `to` (other bits
+ * come along and must be masked off).  Shifts run on 16-bit lanes; for the
+ * distances used here (|to - from| <= 5, the target bit ending in the same
+ * byte) no bit crosses into the target position of the neighbouring byte. */
+static inline __m256i move_bit(__m256i v, int from, int to)
+{
+	if (from < to)
+		return _mm256_slli_epi16(v, to - from);
+	if (from > to)
+		return _mm256_srli_epi16(v, from - to);
+	return v;
+}
+
+/* Sum of the pairs of 16-element block sums: eight int16, one per 32 elements. */
+static inline __m128i bsums_pairs(const int16_t *bsums)
+{
+	__m256i b = _mm256_loadu_si256((const __m256i *)bsums);
+	return _mm_hadd_epi16(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
 }
 
 /* Q2_K: element 128h + 32s + l (h < 2, s < 4, l < 32) is bits 2s..2s+1 of
- * qs[32h + l]; 16-element group g = 8h + 2s + (l >= 16) uses scales[g]. */
+ * qs[32h + l]; 16-element group g = 8h + 2s + (l >= 16) has scale
+ * scales[g] & 15 and min scales[g] >> 4. */
 float floe_vec_dot_q2_K_avx2(int64_t n, const void *w, const void *act)
 {
 	const struct block_q2_K *x = w;
 	const struct block_q8_K *y = act;
 	const __m256i m3 = _mm256_set1_epi8(3);
+	const __m128i m4 = _mm_set1_epi8(15);
 	__m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
 
 	for (int64_t i = 0; i < n / 256; i++) {
-		const uint8_t *sc = x[i].scales;
-		__m128i sc16 = _mm_loadu_si128((const __m128i *)sc);
-		__m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc16, 4), _mm_set1_epi8(15)));
+		__m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
+		__m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), m4));
 		__m256i pm = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)y[i].bsums));
+		__m128i sc_lo = _mm_and_si128(sc8, m4);
 		__m256i sumi = _mm256_setzero_si256();
 		const int8_t *q8 = y[i].qs;
 
-		for (int h = 0; h < 2; h++) {
+		UNROLL for (int h = 0; h < 2; h++)
+		{
 			__m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * h));
-			for (int s = 0; s < 4; s++) {
+			__m256i sc = both_halves(_mm_cvtepu8_epi16(h ? _mm_srli_si128(sc_lo, 8) : sc_lo));
+			UNROLL for (int s = 0; s < 4; s++)
+			{
 				__m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
 				__m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)q8));
-				int g = 8 * h + 2 * s;
-				sumi = _mm256_add_epi32(
-					sumi, _mm256_madd_epi16(p, scale_pair(sc[g] & 15, sc[g + 1] & 15)));
+				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, mask_pair(s))));
 				q8 += 32;
 			}
 		}
@@ -573,108 +616,106 @@ float floe_vec_dot_q2_K_avx2(int64_t n, const void *w, const void *act)
 	return hsum_ps(acc) - hsum_ps(acc_m);
 }
 
-/* Q3_K scales: 16 six-bit values, low 4 bits in bytes 0..7 (two per byte,
- * low nibbles for 0..7, high nibbles for 8..15), high 2 bits in bytes 8..11;
- * each minus 32. */
-static inline void q3_k_scales(const uint8_t *p, int8_t out[16])
+/* Q3_K scales: 16 six-bit values; the low 4 bits of scale j are the low
+ * (j < 8) or high (j >= 8) nibble of byte j % 8, the high 2 bits are bits
+ * 2(j / 4)..+1 of byte 8 + j % 4; each is stored +32.  Returns 16 int8. */
+static inline __m128i q3_k_scales(const uint8_t *b)
 {
-	for (int j = 0; j < 16; j++) {
-		int lo = j < 8 ? p[j] & 15 : p[j - 8] >> 4;
-		int hi = (p[8 + (j & 3)] >> (2 * (j >> 2))) & 3;
-		out[j] = (int8_t)((lo | hi << 4) - 32);
-	}
+	uint32_t a0 = load_u32(b), a1 = load_u32(b + 4), a2 = load_u32(b + 8);
+	const uint32_t m4 = 0x0f0f0f0f, m2 = 0x03030303;
+	__m128i v = _mm_setr_epi32((int)((a0 & m4) | (a2 & m2) << 4), (int)((a1 & m4) | (a2 >> 2 & m2) << 4),
+				   (int)((a0 >> 4 & m4) | (a2 >> 4 & m2) << 4),
+				   (int)((a1 >> 4 & m4) | (a2 >> 6 & m2) << 4));
+	return _mm_sub_epi8(v, _mm_set1_epi8(32));
 }
 
 /* Q3_K: like Q2_K, element 128h + 32s + l has low bits 2s..2s+1 of
  * qs[32h + l] and its high bit is bit 4h + s of hmask[l]; value =
- * low - (high bit clear ? 4 : 0).  Both parts stay unsigned for maddubs. */
+ * low + 4 * high - 4.  The weights stay unsigned (low + 4 high, 0..7) and the
+ * -4 is applied once as 4 * sum(scale[g] * bsums[g]). */
 float floe_vec_dot_q3_K_avx2(int64_t n, const void *w, const void *act)
 {
 	const struct block_q3_K *x = w;
 	const struct block_q8_K *y = act;
-	const __m256i m3 = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4), zero = _mm256_setzero_si256();
+	const __m256i m3 = _mm256_set1_epi8(3), b2 = _mm256_set1_epi8(4);
 	__m256 acc = _mm256_setzero_ps();
 
 	for (int64_t i = 0; i < n / 256; i++) {
-		int8_t sc[16];
-		q3_k_scales(x[i].scales, sc);
+		__m128i sc8 = q3_k_scales(x[i].scales);
+		__m256i off = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), _mm256_loadu_si256((const __m256i *)y[i].bsums));
 		__m256i hm = _mm256_loadu_si256((const __m256i *)x[i].hmask);
 		__m256i sumi = _mm256_setzero_si256();
 		const int8_t *q8 = y[i].qs;
 
-		for (int h = 0; h < 2; h++) {
+		UNROLL for (int h = 0; h < 2; h++)
+		{
 			__m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * h));
-			for (int s = 0; s < 4; s++) {
-				__m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
-				__m256i hb = _mm256_and_si256(hm, _mm256_set1_epi8((char)(1 << (4 * h + s))));
-				__m256i sub = _mm256_and_si256(_mm256_cmpeq_epi8(hb, zero), four);
-				__m256i qy = _mm256_loadu_si256((const __m256i *)q8);
-				__m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, qy), _mm256_maddubs_epi16(sub, qy));
-				int g = 8 * h + 2 * s;
-				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale_pair(sc[g], sc[g + 1])));
+			__m256i sc = both_halves(_mm_cvtepi8_epi16(h ? _mm_srli_si128(sc8, 8) : sc8));
+			UNROLL for (int s = 0; s < 4; s++)
+			{
+				__m256i lo = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
+				__m256i hi = _mm256_and_si256(move_bit(hm, 4 * h + s, 2), b2);
+				__m256i p = _mm256_maddubs_epi16(_mm256_or_si256(lo, hi),
+								 _mm256_loadu_si256((const __m256i *)q8));
+				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, mask_pair(s))));
 				q8 += 32;
 			}
 		}
+		sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(off, 2));
 		acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
 	}
 	return hsum_ps(acc);
 }
 
-/* Q4_K/Q5_K scales: eight 6-bit scales and eight 6-bit mins in 12 bytes.
+/* Q4_K/Q5_K scales: eight 6-bit scales and eight 6-bit mins in 12 bytes b.
  * j < 4: scale = b[j] & 63, min = b[j+4] & 63; j >= 4: scale = (b[j+4] & 15)
- * | (b[j-4] >> 6) << 4, min = (b[j+4] >> 4) | (b[j] >> 6) << 4. */
-static inline void k4_scales(const uint8_t *b, uint8_t sc[8], uint8_t mn[8])
+ * | (b[j-4] >> 6) << 4, min = (b[j+4] >> 4) | (b[j] >> 6) << 4.  Done four
+ * bytes at a time; returns the scales in bytes 0..7 and the mins in 8..15. */
+static inline __m128i k4_scales_mins(const uint8_t *b)
 {
-	for (int j = 0; j < 4; j++) {
-		sc[j] = b[j] & 63;
-		mn[j] = b[j + 4] & 63;
-		sc[j + 4] = (uint8_t)((b[j + 8] & 15) | (b[j] >> 6) << 4);
-		mn[j + 4] = (uint8_t)((b[j + 8] >> 4) | (b[j + 4] >> 6) << 4);
-	}
-}
-
-/* sum over the eight 32-element sub-blocks of min[j] * (bsums[2j] + bsums[2j+1]),
- * in int32 lanes. */
-static inline __m256i k4_min_sums(const uint8_t mn[8], const int16_t *bsums)
-{
-	__m256i b = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bsums), _mm256_set1_epi16(1));
-	__m256i m = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)mn));
-	return _mm256_mullo_epi32(b, m);
+	uint32_t a0 = load_u32(b), a1 = load_u32(b + 4), a2 = load_u32(b + 8);
+	const uint32_t m6 = 0x3f3f3f3f, m4 = 0x0f0f0f0f, m2 = 0x03030303;
+	return _mm_setr_epi32((int)(a0 & m6), (int)((a2 & m4) | (a0 >> 6 & m2) << 4), (int)(a1 & m6),
+			      (int)((a2 >> 4 & m4) | (a1 >> 6 & m2) << 4));
 }
 
 /* Q4_K: element 64j + l (l < 32) is the low nibble of qs[32j + l], element
- * 64j + 32 + l the high nibble; sub-block k (32 elements) has scale sc[k],
- * value d * sc * q - dmin * mn. */
+ * 64j + 32 + l the high nibble; sub-block k (32 elements) has scale sc[k]
+ * and min mn[k]: value d * sc * q - dmin * mn. */
 float floe_vec_dot_q4_K_avx2(int64_t n, const void *w, const void *act)
 {
 	const struct block_q4_K *x = w;
 	const struct block_q8_K *y = act;
 	const __m256i m4 = _mm256_set1_epi8(15);
-	__m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
+	__m256 acc = _mm256_setzero_ps();
+	__m128 acc_m = _mm_setzero_ps();
 
 	for (int64_t i = 0; i < n / 256; i++) {
-		uint8_t sc[8], mn[8];
-		k4_scales(x[i].scales, sc, mn);
-		__m256i pm = k4_min_sums(mn, y[i].bsums);
+		__m128i sm = k4_scales_mins(x[i].scales);
+		__m256i sc = both_halves(_mm_cvtepu8_epi16(sm));
+		__m128i pm = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm)), bsums_pairs(y[i].bsums));
 		__m256i s0 = _mm256_setzero_si256(), s1 = s0;
 		const uint8_t *q4 = x[i].qs;
 		const int8_t *q8 = y[i].qs;
 
-		for (int j = 0; j < 4; j++) {
+		UNROLL for (int j = 0; j < 4; j++)
+		{
 			__m256i bits = _mm256_loadu_si256((const __m256i *)(q4 + 32 * j));
 			__m256i lo = _mm256_and_si256(bits, m4);
 			__m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
 			__m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j)));
 			__m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32)));
-			s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(pl, _mm256_set1_epi16(sc[2 * j])));
-			s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(ph, _mm256_set1_epi16(sc[2 * j + 1])));
+			s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(pl, _mm256_shuffle_epi8(sc, mask_one(2 * j))));
+			s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(ph, _mm256_shuffle_epi8(sc, mask_one(2 * j + 1))));
 		}
 		float dy = y[i].d;
 		acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * h2f(x[i].d)), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)),
 				      acc);
-		acc_m = _mm256_fmadd_ps(_mm256_set1_ps(dy * h2f(x[i].dmin)), _mm256_cvtepi32_ps(pm), acc_m);
+		acc_m = _mm_fmadd_ps(_mm_set1_ps(dy * h2f(x[i].dmin)), _mm_cvtepi32_ps(pm), acc_m);
 	}
-	return hsum_ps(acc) - hsum_ps(acc_m);
+	__m128 m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
+	m = _mm_add_ss(m, _mm_movehdup_ps(m));
+	return hsum_ps(acc) - _mm_cvtss_f32(m);
 }
 
 /* Q5_K: as Q4_K with a fifth bit: bit 2j of qh[l] for element 64j + l and
@@ -683,36 +724,38 @@ float floe_vec_dot_q5_K_avx2(int64_t n, const void *w, const void *act)
 {
 	const struct block_q5_K *x = w;
 	const struct block_q8_K *y = act;
-	const __m256i m4 = _mm256_set1_epi8(15), b16 = _mm256_set1_epi8(16);
-	__m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
+	const __m256i m4 = _mm256_set1_epi8(15), b4 = _mm256_set1_epi8(16);
+	__m256 acc = _mm256_setzero_ps();
+	__m128 acc_m = _mm_setzero_ps();
 
 	for (int64_t i = 0; i < n / 256; i++) {
-		uint8_t sc[8], mn[8];
-		k4_scales(x[i].scales, sc, mn);
-		__m256i pm = k4_min_sums(mn, y[i].bsums);
+		__m128i sm = k4_scales_mins(x[i].scales);
+		__m256i sc = both_halves(_mm_cvtepu8_epi16(sm));
+		__m128i pm = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm)), bsums_pairs(y[i].bsums));
 		__m256i qh = _mm256_loadu_si256((const __m256i *)x[i].qh);
 		__m256i s0 = _mm256_setzero_si256(), s1 = s0;
 		const int8_t *q8 = y[i].qs;
 
-		for (int j = 0; j < 4; j++) {
+		UNROLL for (int j = 0; j < 4; j++)
+		{
 			__m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
-			__m256i ml = _mm256_set1_epi8((char)(1 << (2 * j)));
-			__m256i mh = _mm256_set1_epi8((char)(1 << (2 * j + 1)));
-			__m256i hl = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, ml), ml), b16);
-			__m256i hh = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, mh), mh), b16);
-			__m256i lo = _mm256_or_si256(_mm256_and_si256(bits, m4), hl);
-			__m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), hh);
+			__m256i lo = _mm256_or_si256(_mm256_and_si256(bits, m4),
+						     _mm256_and_si256(move_bit(qh, 2 * j, 4), b4));
+			__m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4),
+						     _mm256_and_si256(move_bit(qh, 2 * j + 1, 4), b4));
 			__m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j)));
 			__m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32)));
-			s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(pl, _mm256_set1_epi16(sc[2 * j])));
-			s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(ph, _mm256_set1_epi16(sc[2 * j + 1])));
+			s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(pl, _mm256_shuffle_epi8(sc, mask_one(2 * j))));
+			s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(ph, _mm256_shuffle_epi8(sc, mask_one(2 * j + 1))));
 		}
 		float dy = y[i].d;
 		acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * h2f(x[i].d)), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)),
 				      acc);
-		acc_m = _mm256_fmadd_ps(_mm256_set1_ps(dy * h2f(x[i].dmin)), _mm256_cvtepi32_ps(pm), acc_m);
+		acc_m = _mm_fmadd_ps(_mm_set1_ps(dy * h2f(x[i].dmin)), _mm_cvtepi32_ps(pm), acc_m);
 	}
-	return hsum_ps(acc) - hsum_ps(acc_m);
+	__m128 m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
+	m = _mm_add_ss(m, _mm_movehdup_ps(m));
+	return hsum_ps(acc) - _mm_cvtss_f32(m);
 }
 
 /* Q6_K: in each 128-element half h (ql += 64h, qh += 32h), for l < 32:
@@ -730,27 +773,28 @@ float floe_vec_dot_q6_K_avx2(int64_t n, const void *w, const void *act)
 	__m256 acc = _mm256_setzero_ps();
 
 	for (int64_t i = 0; i < n / 256; i++) {
-		const int8_t *sc = x[i].scales;
-		__m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
-		__m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y[i].bsums));
+		__m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
+		__m256i off = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), _mm256_loadu_si256((const __m256i *)y[i].bsums));
 		__m256i sumi = _mm256_setzero_si256();
 		const int8_t *q8 = y[i].qs;
 
-		for (int h = 0; h < 2; h++) {
+		UNROLL for (int h = 0; h < 2; h++)
+		{
 			const uint8_t *ql = x[i].ql + 64 * h;
 			__m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
 			__m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
 			__m256i qh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
+			__m256i sc = both_halves(_mm_cvtepi8_epi16(h ? _mm_srli_si128(sc8, 8) : sc8));
 			__m256i q[4];
 			q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m3));
 			q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m3));
 			q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m3));
 			q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
 					       _mm256_and_si256(_mm256_srli_epi16(qh, 2), m3));
-			for (int k = 0; k < 4; k++) {
+			UNROLL for (int k = 0; k < 4; k++)
+			{
 				__m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)q8));
-				int g = 8 * h + 2 * k;
-				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale_pair(sc[g], sc[g + 1])));
+				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, mask_pair(k))));
 				q8 += 32;
 			}
 		}
