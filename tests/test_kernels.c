@@ -363,7 +363,7 @@ static void test_act_edge(void)
 		1.0f + 0x1p-11f,   1.0f + 3 * 0x1p-11f, -1.0f - 0x1p-11f, 65504.0f, 65519.0f, 65520.0f,
 		1e6f,              -1e6f,               0x1p-24f,         0x1p-25f, 0x1.8p-25f, 3 * 0x1p-25f,
 		0x1p-14f + 0x1p-25f, -0.0f,             0.0f,             INFINITY, -INFINITY, 0.1f,
-		(float)M_PI,       1e-8f,               -2.5e-5f,         1234.56f,
+		(float)M_PI,       1e-8f,               -2.5e-5f,         1234.56f,   NAN,      -NAN,
 	};
 	int nf = (int)(sizeof(f16_cases) / sizeof(f16_cases[0]));
 	CHECK(act_same(k, FLOE_TYPE_F16, f16_cases, nf));

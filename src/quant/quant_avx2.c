@@ -26,6 +26,7 @@
  * Helpers */
 
 #define RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define UNROLL _Pragma("GCC unroll 8")
 
 static inline float h2f(uint16_t h)
 {
@@ -72,11 +73,10 @@ static inline __m256i dot_u8(__m256i x, __m256i y)
  * the high nibbles (elements 16..31), the order of the 32-element blocks. */
 static inline __m256i nibbles32(const uint8_t *p)
 {
-	__m128i b = _mm_loadu_si128((const __m128i *)p);
-	__m128i m = _mm_set1_epi8(0x0f);
-	__m128i lo = _mm_and_si128(b, m);
-	__m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), m);
-	return _mm256_set_m128i(hi, lo);
+	/* the same 16 bytes in both halves, the upper half shifted by 4 */
+	__m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
+	b = _mm256_srlv_epi64(b, _mm256_setr_epi64x(0, 0, 4, 4));
+	return _mm256_and_si256(b, _mm256_set1_epi8(0x0f));
 }
 
 /* 32 bits -> 32 bytes, 0xff where the bit is set. */
@@ -343,62 +343,129 @@ float floe_vec_dot_bf16_avx2(int64_t n, const void *w, const void *act)
 
 /* ---------------------------------------------------------------------
  * 32-element block types with Q8_0/Q8_1 activations.  Each block gives an
- * exact int32 sum (in eight lanes) that is scaled by d_w * d_a; two blocks
- * per iteration feed two accumulators. */
+ * exact int32 sum (in eight lanes) that is scaled by d_w * d_a.
+ *
+ * Q8_0 and Q4_0 also come in a form for up to four activation rows at once
+ * (prompt processing): the weights are loaded and unpacked once per block,
+ * and each row's arithmetic is exactly the one-row kernel's, so batched and
+ * one-at-a-time results are the same bits.  The one-row kernel is that form
+ * with nt = 1 (always inlined, so nt is a constant and the loops vanish).
+ * Even blocks feed one accumulator and odd blocks another, to overlap the
+ * FMA latency. */
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#define MAX_NT 4
+
+/* Block i of activation row t. */
+#define ACT_BLOCK(type, act, stride, t, i) ((const type *)((act) + (size_t)(t) * (stride)) + (i))
+
+/* One Q8_0 weight block against block i of nt activation rows, into acc[]. */
+ALWAYS_INLINE void q8_0_block_n(const struct block_q8_0 *x, const uint8_t *act, size_t stride, int nt,
+				int64_t i, __m256 *acc)
+{
+	__m256i qx = _mm256_loadu_si256((const __m256i *)x->qs);
+	float dx = h2f(x->d);
+
+	UNROLL for (int t = 0; t < nt; t++)
+	{
+		const struct block_q8_0 *y = ACT_BLOCK(struct block_q8_0, act, stride, t, i);
+		__m256i p = dot_i8(qx, _mm256_loadu_si256((const __m256i *)y->qs));
+		acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * h2f(y->d)), _mm256_cvtepi32_ps(p), acc[t]);
+	}
+}
+
+ALWAYS_INLINE void q8_0_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
+{
+	const struct block_q8_0 *x = w;
+	int64_t nb = n / 32, i = 0;
+	__m256 a0[MAX_NT], a1[MAX_NT];
+
+	UNROLL for (int t = 0; t < nt; t++) a0[t] = a1[t] = _mm256_setzero_ps();
+	for (; i + 2 <= nb; i += 2) {
+		q8_0_block_n(&x[i], act, stride, nt, i, a0);
+		q8_0_block_n(&x[i + 1], act, stride, nt, i + 1, a1);
+	}
+	if (i < nb)
+		q8_0_block_n(&x[i], act, stride, nt, i, a0);
+	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(_mm256_add_ps(a0[t], a1[t]));
+}
 
 float floe_vec_dot_q8_0_avx2(int64_t n, const void *w, const void *act)
 {
-	const struct block_q8_0 *x = w;
-	const struct block_q8_0 *y = act;
-	int64_t nb = n / 32, i = 0;
-	__m256 a0 = _mm256_setzero_ps(), a1 = a0;
-
-	for (; i + 2 <= nb; i += 2) {
-		__m256i p0 = dot_i8(_mm256_loadu_si256((const __m256i *)x[i].qs),
-				    _mm256_loadu_si256((const __m256i *)y[i].qs));
-		__m256i p1 = dot_i8(_mm256_loadu_si256((const __m256i *)x[i + 1].qs),
-				    _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
-		a0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p0), a0);
-		a1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i + 1].d) * h2f(y[i + 1].d)), _mm256_cvtepi32_ps(p1),
-				     a1);
-	}
-	for (; i < nb; i++) {
-		__m256i p = dot_i8(_mm256_loadu_si256((const __m256i *)x[i].qs),
-				   _mm256_loadu_si256((const __m256i *)y[i].qs));
-		a0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), a0);
-	}
-	return hsum_ps(_mm256_add_ps(a0, a1));
+	float r;
+	q8_0_dot_n(n, w, act, 0, 1, &r);
+	return r;
 }
 
 /* Q4_0: q - 8 with q the nibble.  The offset is folded in as 8 * sum(y)
  * computed by the same maddubs against a vector of 8s, so the weights stay
  * unsigned. */
-static inline __m256i q4_0_block(const struct block_q4_0 *x, const struct block_q8_0 *y)
+/* Four f16 values 'stride' bytes apart -> four floats. */
+static inline __m128 f16x4_strided(const uint8_t *p, size_t stride)
 {
-	__m256i qy = _mm256_loadu_si256((const __m256i *)y->qs);
+	uint16_t h[4];
+	for (int k = 0; k < 4; k++)
+		memcpy(&h[k], p + (size_t)k * stride, 2);
+	return _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)h));
+}
+
+/* One Q4_0 weight block against block i of nt activation rows; d[t] is the
+ * product of the two block scales. */
+ALWAYS_INLINE void q4_0_block_n(const struct block_q4_0 *x, const uint8_t *act, size_t stride, int nt,
+				int64_t i, const __m256 *d, __m256 *acc)
+{
 	__m256i qx = nibbles32(x->qs);
-	__m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(qx, qy), _mm256_maddubs_epi16(_mm256_set1_epi8(8), qy));
-	return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+
+	UNROLL for (int t = 0; t < nt; t++)
+	{
+		const struct block_q8_0 *y = ACT_BLOCK(struct block_q8_0, act, stride, t, i);
+		__m256i qy = _mm256_loadu_si256((const __m256i *)y->qs);
+		__m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(qx, qy),
+					       _mm256_maddubs_epi16(_mm256_set1_epi8(8), qy));
+		__m256i p = _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+		acc[t] = _mm256_fmadd_ps(d[t], _mm256_cvtepi32_ps(p), acc[t]);
+	}
+}
+
+/* Scales are converted four blocks at a time (one vcvtph2ps each for the
+ * weight and activation scales) and spread to the lanes by vpermps. */
+ALWAYS_INLINE void q4_0_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
+{
+	const struct block_q4_0 *x = w;
+	int64_t nb = n / 32, i = 0;
+	__m256 a0[MAX_NT], a1[MAX_NT], d[MAX_NT];
+
+	UNROLL for (int t = 0; t < nt; t++) a0[t] = a1[t] = _mm256_setzero_ps();
+	for (; i + 4 <= nb; i += 4) {
+		__m128 dx = f16x4_strided((const uint8_t *)&x[i].d, sizeof(x[0]));
+		__m256 d4[MAX_NT];
+		UNROLL for (int t = 0; t < nt; t++)
+		{
+			const struct block_q8_0 *y = ACT_BLOCK(struct block_q8_0, act, stride, t, i);
+			d4[t] = _mm256_castps128_ps256(_mm_mul_ps(dx, f16x4_strided((const uint8_t *)&y->d, sizeof(*y))));
+		}
+		UNROLL for (int k = 0; k < 4; k++)
+		{
+			UNROLL for (int t = 0; t < nt; t++) d[t] = _mm256_permutevar8x32_ps(d4[t], _mm256_set1_epi32(k));
+			q4_0_block_n(&x[i + k], act, stride, nt, i + k, d, k & 1 ? a1 : a0);
+		}
+	}
+	for (; i < nb; i++) {
+		UNROLL for (int t = 0; t < nt; t++)
+		{
+			const struct block_q8_0 *y = ACT_BLOCK(struct block_q8_0, act, stride, t, i);
+			d[t] = _mm256_set1_ps(h2f(x[i].d) * h2f(y->d));
+		}
+		q4_0_block_n(&x[i], act, stride, nt, i, d, i & 1 ? a1 : a0);
+	}
+	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(_mm256_add_ps(a0[t], a1[t]));
 }
 
 float floe_vec_dot_q4_0_avx2(int64_t n, const void *w, const void *act)
 {
-	const struct block_q4_0 *x = w;
-	const struct block_q8_0 *y = act;
-	int64_t nb = n / 32, i = 0;
-	__m256 a0 = _mm256_setzero_ps(), a1 = a0;
-
-	for (; i + 2 <= nb; i += 2) {
-		__m256i p0 = q4_0_block(&x[i], &y[i]);
-		__m256i p1 = q4_0_block(&x[i + 1], &y[i + 1]);
-		a0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p0), a0);
-		a1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i + 1].d) * h2f(y[i + 1].d)), _mm256_cvtepi32_ps(p1),
-				     a1);
-	}
-	for (; i < nb; i++)
-		a0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)),
-				     _mm256_cvtepi32_ps(q4_0_block(&x[i], &y[i])), a0);
-	return hsum_ps(_mm256_add_ps(a0, a1));
+	float r;
+	q4_0_dot_n(n, w, act, 0, 1, &r);
+	return r;
 }
 
 /* Q4_1 . Q8_1 = d_w d_a sum(q y) + m_w s_a, s_a = d_a sum(y) from the block. */
@@ -534,8 +601,6 @@ float floe_vec_dot_mxfp4_avx2(int64_t n, const void *w, const void *act)
  * Scales reach the lanes by pshufb from one register rather than by scalar
  * broadcasts.  Loops over sub-blocks have constant trip counts and are
  * unrolled so that masks and shift counts become immediates. */
-
-#define UNROLL _Pragma("GCC unroll 8")
 
 /* pshufb mask broadcasting int16 element k of each 128-bit half. */
 static inline __m256i mask_one(int k)
