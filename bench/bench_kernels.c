@@ -115,7 +115,7 @@ static double time_matvec(const struct floe_kernels *k, uint32_t type, const uin
 		sink += out[iters++ % n_rows];
 		if (t1 - t0 < best)
 			best = t1 - t0;
-	} while (t1 - start < 0.3 || iters < 3);
+	} while (t1 - start < 0.3 || iters < 5);
 	return best;
 }
 
@@ -149,6 +149,53 @@ static void bench_dot(uint32_t type, const struct floe_kernels *ref, const struc
 	floe_free_aligned(w);
 	floe_free_aligned(act);
 	floe_free_aligned(out);
+}
+
+/* Prompt processing: N_TOK tokens against 256 KiB of weights (in cache),
+ * through floe_matmul with the AVX2 table (multi-row kernels where a type
+ * has them) and with a copy of that table, which floe_matmul runs with the
+ * one-row kernels.  Prints ns per row and token. */
+#define N_TOK 8
+static void bench_prefill(uint32_t type, const struct floe_kernels *fast)
+{
+	uint32_t at = floe_type_info(type)->act_type;
+	size_t rb = (size_t)floe_type_row_bytes(type, N_COLS), ab = (size_t)floe_type_row_bytes(at, N_COLS);
+	int64_t rows = (int64_t)(CACHE_BYTES / rb);
+	uint8_t *w = floe_alloc_aligned((size_t)rows * rb), *act = floe_alloc_aligned(ab * N_TOK);
+	float *out = floe_alloc_aligned((size_t)rows * N_TOK * sizeof(float));
+	float *x = floe_alloc_aligned(N_COLS * sizeof(float));
+	struct floe_kernels plain = *fast;
+	double best[2] = {1e9, 1e9};
+
+	if (!w || !act || !out || !x) {
+		fprintf(stderr, "bench: out of memory\n");
+		exit(1);
+	}
+	fill_weights(type, w, rows);
+	for (int t = 0; t < N_TOK; t++) {
+		for (int i = 0; i < N_COLS; i++)
+			x[i] = next_float();
+		fast->quantize_act[at](x, act + (size_t)t * ab, N_COLS);
+	}
+	for (int v = 0; v < 2; v++) {
+		const struct floe_kernels *k = v ? fast : &plain;
+		double start = floe_now_s(), t0, t1;
+		long iters = 0;
+		do {
+			t0 = floe_now_s();
+			floe_matmul(k, type, w, rows, N_COLS, act, N_TOK, out, rows, 0, 1);
+			t1 = floe_now_s();
+			sink += out[iters++ % rows];
+			if (t1 - t0 < best[v])
+				best[v] = t1 - t0;
+		} while (t1 - start < 0.2 || iters < 5);
+	}
+	printf("%-7s | %8.1f %8.1f %5.2fx\n", floe_type_name(type), best[0] / (double)(rows * N_TOK) * 1e9,
+	       best[1] / (double)(rows * N_TOK) * 1e9, best[0] / best[1]);
+	floe_free_aligned(w);
+	floe_free_aligned(act);
+	floe_free_aligned(out);
+	floe_free_aligned(x);
 }
 
 static double time_quant(floe_quantize_fn fn, const float *x, void *dst)
@@ -197,6 +244,13 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (fast->vec_dot[types[i]] != ref->vec_dot[types[i]] && wanted(types[i], argc, argv))
 			bench_dot(types[i], ref, fast);
+
+	printf("prefill %d tokens, weights in cache | ns per row-token: one-row  multi-row  ratio\n", N_TOK);
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (fast->vec_dot[types[i]] != ref->vec_dot[types[i]] && wanted(types[i], argc, argv) &&
+		    (types[i] == FLOE_TYPE_Q4_K || types[i] == FLOE_TYPE_Q6_K || types[i] == FLOE_TYPE_Q4_0 ||
+		     types[i] == FLOE_TYPE_Q8_0))
+			bench_prefill(types[i], fast);
 
 	float *x = floe_alloc_aligned(N_COLS * sizeof(float));
 	void *dst = floe_alloc_aligned(N_COLS * 4);

@@ -354,7 +354,7 @@ float floe_vec_dot_bf16_avx2(int64_t n, const void *w, const void *act)
  * FMA latency. */
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
-#define MAX_NT 4
+#define MAX_NT FLOE_ROWS_MAX
 
 /* Block i of activation row t. */
 #define ACT_BLOCK(type, act, stride, t, i) ((const type *)((act) + (size_t)(t) * (stride)) + (i))
@@ -744,43 +744,70 @@ static inline __m128i k4_scales_mins(const uint8_t *b)
 			      (int)((a2 >> 4 & m4) | (a1 >> 6 & m2) << 4));
 }
 
+static inline float hsum_ps128(__m128 v)
+{
+	v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+	v = _mm_add_ss(v, _mm_movehdup_ps(v));
+	return _mm_cvtss_f32(v);
+}
+
 /* Q4_K: element 64j + l (l < 32) is the low nibble of qs[32j + l], element
  * 64j + 32 + l the high nibble; sub-block k (32 elements) has scale sc[k]
- * and min mn[k]: value d * sc * q - dmin * mn. */
-float floe_vec_dot_q4_K_avx2(int64_t n, const void *w, const void *act)
+ * and min mn[k]: value d * sc * q - dmin * mn.  For up to MAX_NT activation
+ * rows at once, like q4_0_dot_n. */
+ALWAYS_INLINE void q4_K_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
 {
 	const struct block_q4_K *x = w;
-	const struct block_q8_K *y = act;
 	const __m256i m4 = _mm256_set1_epi8(15);
-	__m256 acc = _mm256_setzero_ps();
-	__m128 acc_m = _mm_setzero_ps();
+	__m256 acc[MAX_NT];
+	__m128 acc_m[MAX_NT];
 
+	UNROLL for (int t = 0; t < nt; t++)
+	{
+		acc[t] = _mm256_setzero_ps();
+		acc_m[t] = _mm_setzero_ps();
+	}
 	for (int64_t i = 0; i < n / 256; i++) {
 		__m128i sm = k4_scales_mins(x[i].scales);
 		__m256i sc = both_halves(_mm_cvtepu8_epi16(sm));
-		__m128i pm = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm)), bsums_pairs(y[i].bsums));
-		__m256i s0 = _mm256_setzero_si256(), s1 = s0;
+		__m128i mins = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm));
+		__m256i sumi[MAX_NT];
 		const uint8_t *q4 = x[i].qs;
-		const int8_t *q8 = y[i].qs;
 
+		UNROLL for (int t = 0; t < nt; t++) sumi[t] = _mm256_setzero_si256();
 		UNROLL for (int j = 0; j < 4; j++)
 		{
 			__m256i bits = _mm256_loadu_si256((const __m256i *)(q4 + 32 * j));
 			__m256i lo = _mm256_and_si256(bits, m4);
 			__m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-			__m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j)));
-			__m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32)));
-			s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(pl, _mm256_shuffle_epi8(sc, mask_one(2 * j))));
-			s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(ph, _mm256_shuffle_epi8(sc, mask_one(2 * j + 1))));
+			__m256i scl = _mm256_shuffle_epi8(sc, mask_one(2 * j));
+			__m256i sch = _mm256_shuffle_epi8(sc, mask_one(2 * j + 1));
+			UNROLL for (int t = 0; t < nt; t++)
+			{
+				const int8_t *q8 = ACT_BLOCK(struct block_q8_K, act, stride, t, i)->qs + 64 * j;
+				__m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
+				__m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+				sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(_mm256_madd_epi16(pl, scl),
+										     _mm256_madd_epi16(ph, sch)));
+			}
 		}
-		float dy = y[i].d;
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * h2f(x[i].d)), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)),
-				      acc);
-		acc_m = _mm_fmadd_ps(_mm_set1_ps(dy * h2f(x[i].dmin)), _mm_cvtepi32_ps(pm), acc_m);
+		float dx = h2f(x[i].d), dmx = h2f(x[i].dmin);
+		UNROLL for (int t = 0; t < nt; t++)
+		{
+			const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
+			__m128i pm = _mm_madd_epi16(mins, bsums_pairs(y->bsums));
+			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+			acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(y->d * dmx), _mm_cvtepi32_ps(pm), acc_m[t]);
+		}
 	}
-	__m128 m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
-	m = _mm_add_ss(m, _mm_movehdup_ps(m));
-	return hsum_ps(acc) - _mm_cvtss_f32(m);
+	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]) - hsum_ps128(acc_m[t]);
+}
+
+float floe_vec_dot_q4_K_avx2(int64_t n, const void *w, const void *act)
+{
+	float r;
+	q4_K_dot_n(n, w, act, 0, 1, &r);
+	return r;
 }
 
 /* Q5_K: as Q4_K with a fifth bit: bit 2j of qh[l] for element 64j + l and
@@ -818,9 +845,7 @@ float floe_vec_dot_q5_K_avx2(int64_t n, const void *w, const void *act)
 				      acc);
 		acc_m = _mm_fmadd_ps(_mm_set1_ps(dy * h2f(x[i].dmin)), _mm_cvtepi32_ps(pm), acc_m);
 	}
-	__m128 m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
-	m = _mm_add_ss(m, _mm_movehdup_ps(m));
-	return hsum_ps(acc) - _mm_cvtss_f32(m);
+	return hsum_ps(acc) - hsum_ps128(acc_m);
 }
 
 /* Q6_K: in each 128-element half h (ql += 64h, qh += 32h), for l < 32:
@@ -829,20 +854,20 @@ float floe_vec_dot_q5_K_avx2(int64_t n, const void *w, const void *act)
  *   element 64 + l: ql[l] >> 4      | (qh[l] >> 4 & 3) << 4
  *   element 96 + l: ql[l + 32] >> 4 | (qh[l] >> 6 & 3) << 4
  * value = d * scales[e / 16] * (q - 32).  The -32 is applied once per block
- * as 32 * sum(scales[g] * bsums[g]). */
-float floe_vec_dot_q6_K_avx2(int64_t n, const void *w, const void *act)
+ * as 32 * sum(scales[g] * bsums[g]).  For up to MAX_NT activation rows. */
+ALWAYS_INLINE void q6_K_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
 {
 	const struct block_q6_K *x = w;
-	const struct block_q8_K *y = act;
 	const __m256i m4 = _mm256_set1_epi8(15), m3 = _mm256_set1_epi8(3 << 4);
-	__m256 acc = _mm256_setzero_ps();
+	__m256 acc[MAX_NT];
 
+	UNROLL for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n / 256; i++) {
 		__m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
-		__m256i off = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), _mm256_loadu_si256((const __m256i *)y[i].bsums));
-		__m256i sumi = _mm256_setzero_si256();
-		const int8_t *q8 = y[i].qs;
+		__m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+		__m256i sumi[MAX_NT];
 
+		UNROLL for (int t = 0; t < nt; t++) sumi[t] = _mm256_setzero_si256();
 		UNROLL for (int h = 0; h < 2; h++)
 		{
 			const uint8_t *ql = x[i].ql + 64 * h;
@@ -858,15 +883,76 @@ float floe_vec_dot_q6_K_avx2(int64_t n, const void *w, const void *act)
 					       _mm256_and_si256(_mm256_srli_epi16(qh, 2), m3));
 			UNROLL for (int k = 0; k < 4; k++)
 			{
-				__m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)q8));
-				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, mask_pair(k))));
-				q8 += 32;
+				__m256i s = _mm256_shuffle_epi8(sc, mask_pair(k));
+				UNROLL for (int t = 0; t < nt; t++)
+				{
+					const int8_t *q8 = ACT_BLOCK(struct block_q8_K, act, stride, t, i)->qs + 128 * h + 32 * k;
+					__m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)q8));
+					sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(p, s));
+				}
 			}
 		}
-		sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(off, 5));
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+		float dx = h2f(x[i].d);
+		UNROLL for (int t = 0; t < nt; t++)
+		{
+			const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
+			__m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y->bsums));
+			__m256i s = _mm256_sub_epi32(sumi[t], _mm256_slli_epi32(off, 5));
+			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(s), acc[t]);
+		}
 	}
-	return hsum_ps(acc);
+	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]);
+}
+
+float floe_vec_dot_q6_K_avx2(int64_t n, const void *w, const void *act)
+{
+	float r;
+	q6_K_dot_n(n, w, act, 0, 1, &r);
+	return r;
+}
+
+/* ---------------------------------------------------------------------
+ * Multi-row entry points: nt is made a constant for each case so the
+ * always-inlined cores specialize. */
+
+#define ROWS_FN(name)                                                                                        \
+	static void name##_rows(int64_t n, const void *w, const void *act, size_t stride, int nt, float *out) \
+	{                                                                                                    \
+		switch (nt) {                                                                                \
+		case 1:                                                                                      \
+			name##_dot_n(n, w, act, stride, 1, out);                                             \
+			break;                                                                               \
+		case 2:                                                                                      \
+			name##_dot_n(n, w, act, stride, 2, out);                                             \
+			break;                                                                               \
+		case 3:                                                                                      \
+			name##_dot_n(n, w, act, stride, 3, out);                                             \
+			break;                                                                               \
+		default:                                                                                     \
+			name##_dot_n(n, w, act, stride, 4, out);                                             \
+			break;                                                                               \
+		}                                                                                            \
+	}
+
+ROWS_FN(q8_0)
+ROWS_FN(q4_0)
+ROWS_FN(q4_K)
+ROWS_FN(q6_K)
+
+floe_vec_dot_rows_fn floe_vec_dot_rows_avx2(uint32_t type)
+{
+	switch (type) {
+	case FLOE_TYPE_Q8_0:
+		return q8_0_rows;
+	case FLOE_TYPE_Q4_0:
+		return q4_0_rows;
+	case FLOE_TYPE_Q4_K:
+		return q4_K_rows;
+	case FLOE_TYPE_Q6_K:
+		return q6_K_rows;
+	default:
+		return NULL;
+	}
 }
 
 /* ---------------------------------------------------------------------
