@@ -161,7 +161,6 @@ struct cursor {
 	uint64_t limit;     /* header bytes that may exist: min(file size, len or max header) */
 	int fd;             /* -1 in memory mode */
 	unsigned char *own; /* buf when we own it (file mode) */
-	const char *path;
 	char what[192];     /* current item, for messages: "kv 7 'key'" */
 	struct floe_err *err;
 };
@@ -219,8 +218,8 @@ static int cur_need(struct cursor *c, uint64_t n, const char *field)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			return floe_fail(c->err, FLOE_EIO, "%s: read at offset %" PRIu64 " failed: %s",
-					 c->path, c->len, r < 0 ? strerror(errno) : "unexpected end of file");
+			return floe_fail(c->err, FLOE_EIO, "read at offset %" PRIu64 " failed: %s",
+					 c->len, r < 0 ? strerror(errno) : "unexpected end of file");
 		c->len += (uint64_t)r;
 	}
 	return FLOE_OK;
@@ -738,7 +737,7 @@ int floe_gguf_parse(const void *buf, size_t len, uint64_t file_size, struct floe
 
 int floe_gguf_open(const char *path, struct floe_gguf **out, struct floe_err *err)
 {
-	struct cursor c = { .fd = -1, .path = path, .err = err };
+	struct cursor c = { .fd = -1, .err = err };
 	struct floe_gguf *g = NULL;
 	struct stat st;
 	int rc;
