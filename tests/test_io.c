@@ -176,6 +176,47 @@ static void test_reap_one_at_a_time(void)
 	floe_free_aligned(arena);
 }
 
+/* Normal requests overtake queued low-priority ones (prefetch): with one read
+ * in flight at a time, a normal request submitted after five low-priority
+ * ones completes no later than second. */
+static void test_low_priority_goes_last(void)
+{
+	enum { N = 6 };
+	unsigned char *arena = floe_alloc_aligned((size_t)N * 8 * FLOE_IO_ALIGN);
+	struct floe_io_req reqs[N], *ptrs[N];
+
+	REQUIRE(arena);
+	for (int k = 0; k < 2; k++) {
+		struct floe_io *io = open_kind(g_path, g_kinds[k], 1, false);
+		struct floe_err e = {0};
+		int pos = -1;
+		CHECK(io != NULL);
+		if (!io)
+			continue;
+		make_reqs(reqs, N, arena, 55);
+		for (int i = 0; i < N; i++) {
+			reqs[i].low_prio = i < N - 1;
+			ptrs[i] = &reqs[i];
+		}
+		CHECK(floe_io_submit(io, ptrs, N - 1, &e) == FLOE_OK);
+		CHECK(floe_io_submit(io, ptrs + N - 1, 1, &e) == FLOE_OK);
+		for (int i = 0; i < N; i++) {
+			struct floe_io_req *one[1];
+			if (floe_io_reap(io, one, 1, 1, &e) != 1) {
+				CHECK(0);
+				break;
+			}
+			CHECK(req_correct(one[0]));
+			if (one[0]->user == N - 1)
+				pos = i;
+		}
+		CHECKF(pos >= 0 && pos <= 1, "%s: normal request completed at position %d",
+		       kind_name(g_kinds[k]), pos);
+		floe_io_close(io);
+	}
+	floe_free_aligned(arena);
+}
+
 static void test_reap_with_nothing_outstanding_returns(void)
 {
 	for (int k = 0; k < 2; k++) {
@@ -441,6 +482,7 @@ int main(void)
 	RUN(test_backends_read_correct_bytes);
 	RUN(test_queue_deeper_than_depth);
 	RUN(test_reap_one_at_a_time);
+	RUN(test_low_priority_goes_last);
 	RUN(test_reap_with_nothing_outstanding_returns);
 	RUN(test_read_past_end_fails_cleanly);
 	RUN(test_fault_eio_fails_one_request_with_message);

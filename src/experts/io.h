@@ -45,6 +45,7 @@ struct floe_io_req {
 	uint64_t len;	 /* bytes */
 	void *buf;	 /* destination, len bytes */
 	uint64_t user;	 /* caller's cookie, untouched */
+	bool low_prio;	 /* queued behind normal requests (prefetch) */
 	int result;	 /* on completion: FLOE_OK or negative status */
 	/* Private to the backends (io.c's retry rules): */
 	uint64_t done;		  /* bytes in place so far */
