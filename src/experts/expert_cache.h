@@ -19,7 +19,10 @@
  * A pinned slot is never evicted.  If every slot is pinned when a miss needs
  * one, request fails with FLOE_EBUDGET (the plan guarantees enough slots for
  * one layer's experts, so this is a bug or a too-small manual setting).
- * After a failed read, the slot is returned empty and the error propagates.
+ * After a failed read the expert is forgotten (a new request reads it again),
+ * wait returns FLOE_EIO with the path, offset and errno, and the slot returns
+ * to the free list when its refs are released.  Release every requested ref,
+ * failed or not.
  *
  * Not thread-safe: one thread drives the cache (compute threads only read the
  * pinned data). */
@@ -96,10 +99,15 @@ int floe_cache_request(struct floe_expert_cache *c, int layer, const int *expert
 		       struct floe_expert_ref *refs, struct floe_err *err);
 int floe_cache_wait(struct floe_expert_cache *c, struct floe_expert_ref *ref, struct floe_err *err);
 /* Wait until any of refs[0..n) not yet marked ready is resident; returns its
- * index (>= 0), or a negative status. ready[] is updated by the call. */
+ * index (>= 0), or a negative status. ready[] is updated by the call (a ref
+ * whose read failed is marked ready too, and its error returned). */
 int floe_cache_wait_any(struct floe_expert_cache *c, struct floe_expert_ref *refs, bool *ready, int n,
 			struct floe_err *err);
 void floe_cache_release(struct floe_expert_cache *c, struct floe_expert_ref *refs, int n);
+
+/* Whether (layer, expert) is resident now (not in flight), without touching
+ * the eviction order. */
+bool floe_cache_resident(const struct floe_expert_cache *c, int layer, int expert);
 
 const struct floe_cache_stats *floe_cache_stats(const struct floe_expert_cache *c);
 uint64_t floe_cache_slots(const struct floe_expert_cache *c);
