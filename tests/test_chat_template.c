@@ -67,9 +67,9 @@ static void test_thinking_off(void)
 static void test_history_drops_reasoning(void)
 {
 	struct floe_chat_msg m[] = {
-		{"user", "Hi"},
-		{"assistant", "<think>\nLet me greet.\n</think>\n\nHello!"},
-		{"user", "Bye"},
+	    {"user", "Hi"},
+	    {"assistant", "<think>\nLet me greet.\n</think>\n\nHello!"},
+	    {"user", "Bye"},
 	};
 
 	CHECK(formats_to(FLOE_CHAT_QWEN3, m, 3, true, true,
@@ -88,19 +88,21 @@ static void test_trailing_assistant(void)
 	struct floe_chat_msg m[] = {{"user", "Q"}, {"assistant", "A"}};
 	struct floe_chat_msg r[] = {{"user", "Q"}, {"assistant", "<think>\n\nwhy\n\n</think>\n\n\nA"}};
 
-	CHECK(formats_to(FLOE_CHAT_QWEN3, m, 2, false, true,
-			 "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nA<|im_end|>\n"));
-	CHECK(formats_to(FLOE_CHAT_QWEN3, r, 2, false, true,
-			 "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n<think>\nwhy\n</think>\n\nA<|im_end|>\n"));
+	CHECK(formats_to(
+	    FLOE_CHAT_QWEN3, m, 2, false, true,
+	    "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nA<|im_end|>\n"));
+	CHECK(formats_to(
+	    FLOE_CHAT_QWEN3, r, 2, false, true,
+	    "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n<think>\nwhy\n</think>\n\nA<|im_end|>\n"));
 }
 
 static void test_tool_turns(void)
 {
 	struct floe_chat_msg m[] = {
-		{"user", "Weather?"},
-		{"assistant", "<tool_call>\n{\"name\": \"w\"}\n</tool_call>"},
-		{"tool", "sunny"},
-		{"tool", "22C"},
+	    {"user", "Weather?"},
+	    {"assistant", "<tool_call>\n{\"name\": \"w\"}\n</tool_call>"},
+	    {"tool", "sunny"},
+	    {"tool", "22C"},
 	};
 
 	CHECK(formats_to(FLOE_CHAT_QWEN3, m, 4, true, true,
@@ -120,7 +122,8 @@ static void test_tool_turns(void)
  * at once (for a reply without reasoning, which Qwen3 would strip) */
 static void test_continue(void)
 {
-	struct floe_chat_msg all[] = {{"system", "S"}, {"user", "Hi"}, {"assistant", "Hello!"}, {"user", "More"}};
+	struct floe_chat_msg all[] = {
+	    {"system", "S"}, {"user", "Hi"}, {"assistant", "Hello!"}, {"user", "More"}};
 	char first[512], cont[512], whole[512];
 	size_t l1, l2, l3;
 	struct floe_err err = {0};
@@ -136,7 +139,8 @@ static void test_continue(void)
 
 	REQUIRE(floe_chat_format_continue(FLOE_CHAT_QWEN3, all + 3, 1, true, false, cont, sizeof(cont), &l2,
 					  &err) == FLOE_OK);
-	CHECK(strcmp(cont, "\n<|im_start|>user\nMore<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n") ==
+	CHECK(strcmp(cont,
+		     "\n<|im_start|>user\nMore<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n") ==
 	      0);
 }
 
@@ -203,7 +207,7 @@ static enum floe_chat_kind detect_meta(const char *arch, const char *tmpl)
 	struct floe_gguf *g;
 	uint32_t v = 3;
 	uint64_t zero = 0, n_kv = tmpl ? 2 : 1;
-	enum floe_chat_kind k = (enum floe_chat_kind)-1;
+	enum floe_chat_kind k = (enum floe_chat_kind) - 1;
 
 	bb_raw(&b, "GGUF", 4);
 	bb_raw(&b, &v, 4);

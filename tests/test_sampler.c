@@ -186,6 +186,50 @@ static void test_top_p_excludes(void)
 	floe_sampler_free(s);
 }
 
+/* A big vocab where the top_p set needs several widening rounds (no top_k):
+ * the draws must equal those of a sampler that sorts everything first
+ * (top_k = V - 1 drops only a token of probability 0), and stay within the
+ * set a brute-force reference computes. */
+#define BIG_V 30000
+static int cmp_desc(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+	return x > y ? -1 : x < y ? 1 : 0;
+}
+
+static void test_top_p_big_vocab(void)
+{
+	static float l[BIG_V], sorted[BIG_V];
+	struct floe_sampler *wide = make(1.0f, 0, 0.5f, 0.0f, 21, BIG_V);
+	struct floe_sampler *full = make(1.0f, BIG_V - 1, 0.5f, 0.0f, 21, BIG_V);
+	double sum = 0, cum = 0;
+	float cut = 0;
+
+	REQUIRE(wide && full);
+	for (int i = 0; i < BIG_V; i++)
+		l[i] = frand();
+	l[0] = -1000.0f;
+	memcpy(sorted, l, sizeof(l));
+	qsort(sorted, BIG_V, sizeof(float), cmp_desc);
+	for (int i = 0; i < BIG_V; i++)
+		sum += exp((double)sorted[i] - sorted[0]);
+	for (int i = 0; i < BIG_V; i++) {
+		cum += exp((double)sorted[i] - sorted[0]) / sum;
+		if (cum >= 0.5) {
+			cut = sorted[i];
+			fprintf(stderr, "  top_p 0.5 keeps %d of %d\n", i + 1, BIG_V);
+			break;
+		}
+	}
+	for (int r = 0; r < 80; r++) {
+		int32_t a = floe_sampler_sample(wide, l), b = floe_sampler_sample(full, l);
+		CHECKF(a == b, "draw %d: %d vs %d", r, a, b);
+		CHECKF(a >= 0 && a < BIG_V && l[a] >= cut, "draw %d: id %d below the cut", r, a);
+	}
+	floe_sampler_free(wide);
+	floe_sampler_free(full);
+}
+
 static void test_min_p_excludes(void)
 {
 	int counts[SMALL_V];
@@ -316,6 +360,7 @@ int main(void)
 	RUN(test_top_k1_is_greedy);
 	RUN(test_top_k_excludes);
 	RUN(test_top_p_excludes);
+	RUN(test_top_p_big_vocab);
 	RUN(test_min_p_excludes);
 	RUN(test_distribution);
 	RUN(test_repetition_penalty);

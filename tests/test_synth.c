@@ -191,6 +191,13 @@ static void test_tiny_model(void)
 	const struct floe_gguf_tensor *b = floe_gguf_find_tensor(g, "blk.0.attn_v.weight");
 	CHECK(memcmp(img + a->offset, img + b->offset, 272) != 0);
 	CHECK(memcmp(img + a->offset, img + a->offset + 272, 272) != 0);
+	/* Big tensors are assembled from a block pool: experts still differ. */
+	const struct floe_gguf_tensor *x = floe_gguf_find_tensor(g, "blk.0.ffn_up_exps.weight");
+	uint64_t expert_bytes = x->size / 32;
+	for (int k = 1; k < 32; k++)
+		CHECK(memcmp(img + x->offset, img + x->offset + k * expert_bytes, expert_bytes) != 0);
+	CHECK(memcmp(img + x->offset, img + floe_gguf_find_tensor(g, "blk.0.ffn_gate_exps.weight")->offset,
+		     expert_bytes) != 0);
 	free(img);
 	floe_gguf_close(vocab);
 	floe_gguf_close(g);

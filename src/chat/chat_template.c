@@ -25,7 +25,10 @@ static void put_n(struct out *o, const char *s, size_t n)
 	o->len += n;
 }
 
-static void put(struct out *o, const char *s) { put_n(o, s, strlen(s)); }
+static void put(struct out *o, const char *s)
+{
+	put_n(o, s, strlen(s));
+}
 
 /* A piece of a message, Python-slice style. */
 struct span {
@@ -33,7 +36,10 @@ struct span {
 	size_t n;
 };
 
-static struct span span_of(const char *s) { return (struct span){s, s ? strlen(s) : 0}; }
+static struct span span_of(const char *s)
+{
+	return (struct span){s, s ? strlen(s) : 0};
+}
 
 static struct span lstrip_nl(struct span x)
 {
@@ -76,7 +82,10 @@ static bool ends_with(struct span x, const char *pat)
 	return x.n >= k && memcmp(x.s + x.n - k, pat, k) == 0;
 }
 
-static bool is_role(const struct floe_chat_msg *m, const char *role) { return strcmp(m->role, role) == 0; }
+static bool is_role(const struct floe_chat_msg *m, const char *role)
+{
+	return strcmp(m->role, role) == 0;
+}
 
 /* ------------------------------------------------------------------------ */
 /* ChatML                                                                    */
@@ -174,8 +183,10 @@ static int format_qwen3(struct out *o, const struct floe_chat_msg *msgs, int n, 
 			if (i == n - 1 || !is_role(&msgs[i + 1], "tool"))
 				put(o, "<|im_end|>\n");
 		} else {
-			return floe_fail(err, FLOE_EARG, "chat: message %d has role \"%.32s\" (qwen3 knows "
-						    "system, user, assistant, tool)", i, m->role);
+			return floe_fail(err, FLOE_EARG,
+					 "chat: message %d has role \"%.32s\" (qwen3 knows "
+					 "system, user, assistant, tool)",
+					 i, m->role);
 		}
 	}
 	return FLOE_OK;
@@ -224,8 +235,8 @@ static int finish(struct out *o, size_t *len, struct floe_err *err)
 {
 	*len = o->len;
 	if (o->len >= o->cap)
-		return floe_fail(err, FLOE_EARG, "chat: prompt needs %zu bytes + NUL, buffer holds %zu", o->len,
-				 o->cap);
+		return floe_fail(err, FLOE_EARG, "chat: prompt needs %zu bytes + NUL, buffer holds %zu",
+				 o->len, o->cap);
 	o->buf[o->len] = '\0';
 	return FLOE_OK;
 }

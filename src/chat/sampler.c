@@ -2,11 +2,10 @@
  *
  * Candidates are (id, logit) pairs in a buffer of n_vocab entries made at
  * creation.  Each step narrows the live prefix [0, n): top_k selects with a
- * min-heap (O(V log k)) and leaves the k best sorted; top_p sorts if nothing
- * has yet; min_p is a logit threshold (p_i >= min_p * p_max  <=>  l_i >=
- * l_max + log(min_p)) and keeps the order.  The repetition penalty marks each
- * id once per step with an epoch stamp, so a token repeated in the window is
- * penalized once, as in llama.cpp. */
+ * min-heap (O(V log k)) and leaves the k best sorted; top_p, when nothing is
+ * sorted yet, sorts only as many of the best as it needs; min_p is a logit threshold (p_i >= min_p * p_max
+ * <=>  l_i >= l_max + log(min_p)) and keeps the order.  The repetition penalty marks each id once per step
+ * with an epoch stamp, so a token repeated in the window is penalized once, as in llama.cpp. */
 #include "chat/sampler.h"
 
 #include <math.h>
@@ -43,7 +42,10 @@ static uint64_t splitmix64(uint64_t *x)
 	return z ^ (z >> 31);
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
 
 static uint64_t rng_next(uint64_t *s)
 {
@@ -59,7 +61,10 @@ static uint64_t rng_next(uint64_t *s)
 }
 
 /* Uniform in [0, 1) with 53 random bits. */
-static double rng_uniform(uint64_t *s) { return (double)(rng_next(s) >> 11) * 0x1.0p-53; }
+static double rng_uniform(uint64_t *s)
+{
+	return (double)(rng_next(s) >> 11) * 0x1.0p-53;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Lifecycle                                                                 */
@@ -68,13 +73,13 @@ static double rng_uniform(uint64_t *s) { return (double)(rng_next(s) >> 11) * 0x
 void floe_sampler_params_default(struct floe_sampler_params *p)
 {
 	*p = (struct floe_sampler_params){
-		.temperature = 0.8f,
-		.top_k = 40,
-		.top_p = 0.95f,
-		.min_p = 0.05f,
-		.repeat_penalty = 1.0f,
-		.repeat_last_n = 64,
-		.seed = 0,
+	    .temperature = 0.8f,
+	    .top_k = 40,
+	    .top_p = 0.95f,
+	    .min_p = 0.05f,
+	    .repeat_penalty = 1.0f,
+	    .repeat_last_n = 64,
+	    .seed = 0,
 	};
 }
 
@@ -87,7 +92,10 @@ void floe_sampler_reset(struct floe_sampler *s)
 	s->hist_pos = s->hist_n = 0;
 }
 
-static bool bad_float(float v) { return isnan(v) || v < 0; }
+static bool bad_float(float v)
+{
+	return isnan(v) || v < 0;
+}
 
 int floe_sampler_create(const struct floe_sampler_params *p, uint32_t n_vocab, struct floe_sampler **out,
 			struct floe_err *err)
@@ -99,11 +107,12 @@ int floe_sampler_create(const struct floe_sampler_params *p, uint32_t n_vocab, s
 		return floe_fail(err, FLOE_EARG, "sampler: n_vocab = %u", n_vocab);
 	if (isnan(p->temperature) || bad_float(p->top_p) || bad_float(p->min_p) || p->min_p > 1 ||
 	    isnan(p->repeat_penalty) || p->repeat_penalty <= 0 || p->repeat_last_n < 0)
-		return floe_fail(err, FLOE_EARG,
-				 "sampler: bad parameters (temperature %g, top_p %g, min_p %g, repeat_penalty %g, "
-				 "repeat_last_n %d)",
-				 (double)p->temperature, (double)p->top_p, (double)p->min_p,
-				 (double)p->repeat_penalty, p->repeat_last_n);
+		return floe_fail(
+		    err, FLOE_EARG,
+		    "sampler: bad parameters (temperature %g, top_p %g, min_p %g, repeat_penalty %g, "
+		    "repeat_last_n %d)",
+		    (double)p->temperature, (double)p->top_p, (double)p->min_p, (double)p->repeat_penalty,
+		    p->repeat_last_n);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return floe_fail(err, FLOE_ENOMEM, "sampler");
@@ -203,14 +212,17 @@ static void sift_down(struct cand *h, size_t n, size_t i)
 	}
 }
 
-/* Move the k best of cand[0..n) to the front, sorted. */
+/* Move the k best of cand[0..n) to the front, sorted; the rest stay behind
+ * them (swapped, not overwritten), so the array remains a permutation. */
 static void top_k(struct cand *c, size_t n, size_t k)
 {
 	for (size_t i = k / 2; i-- > 0;)
 		sift_down(c, k, i);
 	for (size_t i = k; i < n; i++) {
 		if (better(&c[i], &c[0])) {
+			struct cand t = c[0];
 			c[0] = c[i];
+			c[i] = t;
 			sift_down(c, k, 0);
 		}
 	}
@@ -240,17 +252,32 @@ static float max_logit(const struct cand *c, size_t n)
 	return m;
 }
 
-/* Smallest sorted prefix whose probability reaches top_p. */
-static size_t top_p(struct floe_sampler *s, size_t n)
+/* Shortest prefix, best first, whose probability (softmax over all n at
+ * temperature 1) reaches top_p.  Unless already sorted, only the best k are
+ * sorted, k growing x8 until they hold enough mass: a full sort of the vocab
+ * is rarely needed. */
+static size_t top_p(struct floe_sampler *s, size_t n, bool sorted)
 {
-	double sum = softmax(s->cand, n, s->cand[0].logit, s->prob), cum = 0;
+	float max = sorted ? s->cand[0].logit : max_logit(s->cand, n);
+	double sum = 0, cum = 0;
+	size_t k = sorted ? n : (n < 256 ? n : 256), done = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		cum += s->prob[i] / sum;
-		if (cum >= s->p.top_p)
-			return i + 1;
+	for (size_t i = 0; i < n; i++)
+		sum += exp((double)s->cand[i].logit - (double)max);
+	for (;;) {
+		if (!sorted)
+			top_k(s->cand, n, k);
+		for (size_t i = done; i < k; i++) {
+			cum += exp((double)s->cand[i].logit - (double)max) / sum;
+			if (cum >= s->p.top_p)
+				return i + 1;
+		}
+		if (k == n)
+			return n;
+		/* the first k are final: the next round only adds after them */
+		done = k;
+		k = n / 8 < k ? n : k * 8;
 	}
-	return n;
 }
 
 static size_t min_p(struct floe_sampler *s, size_t n)
@@ -301,11 +328,8 @@ int32_t floe_sampler_sample(struct floe_sampler *s, const float *logits)
 		n = (size_t)s->p.top_k;
 		sorted = true;
 	}
-	if (s->p.top_p < 1.0f) {
-		if (!sorted)
-			qsort(s->cand, n, sizeof(*s->cand), cmp_cand);
-		n = top_p(s, n);
-	}
+	if (s->p.top_p < 1.0f)
+		n = top_p(s, n, sorted);
 	if (s->p.min_p > 0)
 		n = min_p(s, n);
 	return draw(s, n);

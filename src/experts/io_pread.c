@@ -24,11 +24,11 @@ struct req_list {
 struct io_pread {
 	struct floe_io io; /* first: the common header */
 	pthread_mutex_t lock;
-	pthread_cond_t work;     /* queue gained a request, or stop */
+	pthread_cond_t work;	 /* queue gained a request, or stop */
 	pthread_cond_t complete; /* done gained a request */
-	struct req_list queue;   /* submitted, not yet taken by a worker */
-	struct req_list done;    /* complete, not yet reaped */
-	int outstanding;         /* submitted and not yet reaped */
+	struct req_list queue;	 /* submitted, not yet taken by a worker */
+	struct req_list done;	 /* complete, not yet reaped */
+	int outstanding;	 /* submitted and not yet reaped */
 	bool stop;
 	int n_threads;
 	pthread_t threads[PREAD_MAX_THREADS];
@@ -65,8 +65,7 @@ static void read_request(const struct floe_io *io, struct floe_io_req *req)
 
 	while (floe_io_attempt_begin(io, req, &off, &len, &buf) == FLOE_IO_STEP_READ) {
 		ssize_t r = pread(io->fd, buf, (size_t)len, (off_t)off);
-		if (floe_io_attempt_end(io, req, r < 0 ? -(int64_t)errno : (int64_t)r) ==
-		    FLOE_IO_STEP_DONE)
+		if (floe_io_attempt_end(io, req, r < 0 ? -(int64_t)errno : (int64_t)r) == FLOE_IO_STEP_DONE)
 			break;
 	}
 }
@@ -163,10 +162,10 @@ static void pread_close(struct floe_io *io)
 }
 
 static const struct floe_io_ops pread_ops = {
-	.name = "pread",
-	.submit = pread_submit,
-	.reap = pread_reap,
-	.close = pread_close,
+    .name = "pread",
+    .submit = pread_submit,
+    .reap = pread_reap,
+    .close = pread_close,
 };
 
 int floe_io_pread_open(const char *path, const struct floe_io_params *params, struct floe_io **out,
@@ -187,7 +186,10 @@ int floe_io_pread_open(const char *path, const struct floe_io_params *params, st
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->complete, NULL);
+	/* One thread per read in flight, capped: past a few, threads add
+	 * switching, not bandwidth (io_uring is the deep-queue path). */
 	want = p->io.queue_depth < PREAD_MAX_THREADS ? p->io.queue_depth : PREAD_MAX_THREADS;
+	p->io.queue_depth = want;
 	for (int i = 0; i < want; i++) {
 		int e = pthread_create(&p->threads[i], NULL, worker_main, p);
 		if (e != 0) {

@@ -26,9 +26,9 @@ struct io_uring_be {
 	struct floe_io io; /* first: the common header */
 	struct io_uring ring;
 	struct req_list pending; /* need a read attempt, not yet in the ring */
-	struct req_list done;    /* complete, not yet reaped */
-	int inflight;            /* attempts in the ring */
-	int outstanding;         /* submitted and not yet reaped */
+	struct req_list done;	 /* complete, not yet reaped */
+	int inflight;		 /* attempts in the ring */
+	int outstanding;	 /* submitted and not yet reaped */
 };
 
 static void list_push(struct req_list *l, struct floe_io_req *r)
@@ -96,7 +96,9 @@ static int flush_pending(struct io_uring_be *u, struct floe_err *err)
 	do
 		r = io_uring_submit(&u->ring);
 	while (r == -EINTR);
-	if (r < 0)
+	/* EAGAIN/EBUSY: the kernel is short of resources or completions; the
+	 * SQEs stay queued and the next io_uring_submit_and_wait sends them. */
+	if (r < 0 && r != -EAGAIN && r != -EBUSY)
 		return floe_fail(err, FLOE_EIO, "io_uring_submit on %s: %s (errno %d)", u->io.path,
 				 strerror(-r), -r);
 	return FLOE_OK;
@@ -157,10 +159,10 @@ static int uring_reap(struct floe_io *io, struct floe_io_req **done, int max, in
 		if (n >= min_done || u->outstanding == 0)
 			break;
 		if (u->inflight > 0) {
-			struct io_uring_cqe *cqe;
-			int r = io_uring_wait_cqe(&u->ring, &cqe);
-			if (r < 0 && r != -EINTR && r != -EAGAIN)
-				return floe_fail(err, FLOE_EIO, "io_uring_wait_cqe on %s: %s (errno %d)",
+			/* Also submits SQEs an earlier submit left queued. */
+			int r = io_uring_submit_and_wait(&u->ring, 1);
+			if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+				return floe_fail(err, FLOE_EIO, "io_uring wait on %s: %s (errno %d)",
 						 io->path, strerror(-r), -r);
 		}
 	}
@@ -190,10 +192,10 @@ static void uring_close(struct floe_io *io)
 }
 
 static const struct floe_io_ops uring_ops = {
-	.name = "io_uring",
-	.submit = uring_submit,
-	.reap = uring_reap,
-	.close = uring_close,
+    .name = "io_uring",
+    .submit = uring_submit,
+    .reap = uring_reap,
+    .close = uring_close,
 };
 
 /* FLOE_EUNSUPPORTED when this kernel or container cannot do io_uring reads,
@@ -205,8 +207,9 @@ static int ring_init(struct io_uring_be *u, int depth, struct floe_err *err)
 	int r = io_uring_queue_init((unsigned)depth, &u->ring, 0);
 
 	if (r < 0)
-		return floe_fail(err, FLOE_EUNSUPPORTED, "io_uring unavailable: io_uring_queue_init: %s (errno %d)",
-				 strerror(-r), -r);
+		return floe_fail(err, FLOE_EUNSUPPORTED,
+				 "io_uring unavailable: io_uring_queue_init: %s (errno %d)", strerror(-r),
+				 -r);
 	probe = io_uring_get_probe_ring(&u->ring);
 	can_read = probe && io_uring_opcode_supported(probe, IORING_OP_READ);
 	if (probe)

@@ -186,12 +186,16 @@ static int cur_need(struct cursor *c, uint64_t n, const char *field)
 	uint64_t end;
 
 	if (!floe_add_u64(c->pos, n, &end) || end > c->limit) {
+		if (c->limit == GGUF_MAX_HEADER && end <= c->file_size)
+			return cur_fail(c, FLOE_EFORMAT,
+					"%s at offset %" PRIu64 " needs %" PRIu64
+					" bytes: header larger than the %llu MiB limit",
+					field, c->pos, n, GGUF_MAX_HEADER >> 20);
 		if (c->limit < c->file_size && end <= c->file_size)
 			return cur_fail(c, FLOE_EFORMAT,
 					"%s at offset %" PRIu64 " needs %" PRIu64
-					" bytes: header larger than the %" PRIu64
-					" bytes available (limit %llu MiB)",
-					field, c->pos, n, c->limit, GGUF_MAX_HEADER >> 20);
+					" bytes: header extends past the %" PRIu64 " bytes given",
+					field, c->pos, n, c->limit);
 		return cur_fail(c, FLOE_EFORMAT,
 				"%s truncated at offset %" PRIu64 ": needs %" PRIu64
 				" bytes, file has %" PRIu64,

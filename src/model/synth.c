@@ -33,6 +33,26 @@ struct stensor {
 	enum init_kind kind;
 	float std;
 	uint64_t rows, row_bytes;
+	int pool; /* index of its block pool, or -1: every row quantized from its own values */
+};
+
+/* Quantizing every row of a 17 GB model with the reference quantizers (a
+ * scale search, hundreds of ns per weight for K-quants) would take hours.
+ * Every supported quantized type is a sequence of self-contained blocks
+ * (own scales), so a big tensor's rows are instead assembled from blocks
+ * drawn at random from a pool of POOL_BLOCKS blocks quantized from fresh
+ * normals of the tensor's std.  Values have exactly the distribution of
+ * quantized normals and rows are all distinct (2048^8 choices for a row of 8
+ * blocks), at memcpy speed. */
+#define POOL_BLOCKS 2048
+#define POOL_MIN_TENSOR_BLOCKS (8 * POOL_BLOCKS)
+
+struct block_pool {
+	uint32_t type;
+	float std;
+	uint32_t block_elems;
+	uint64_t block_bytes;
+	unsigned char *blocks; /* POOL_BLOCKS blocks */
 };
 
 /* ------------------------------------------------------------------------
@@ -352,19 +372,123 @@ struct batch {
 	unsigned char *out;
 	float *scratch; /* n_threads rows of max_row floats */
 	uint64_t max_row;
+	const struct block_pool *pools;
 };
+
+/* A row assembled from pool blocks chosen by the row's stream. */
+static void pool_row(const struct block_pool *bp, uint64_t seed, uint64_t tix, uint64_t row,
+		     uint64_t n, unsigned char *dst)
+{
+	uint64_t s = row_stream(seed, tix, row);
+	uint64_t nb = n / bp->block_elems, z = 0;
+
+	for (uint64_t i = 0; i < nb; i++) {
+		if ((i & 3) == 0)
+			z = splitmix64(&s);
+		uint64_t k = (z >> (16 * (i & 3))) & (POOL_BLOCKS - 1);
+		memcpy(dst + i * bp->block_bytes, bp->blocks + k * bp->block_bytes, bp->block_bytes);
+	}
+}
 
 static void batch_fn(void *ctx, int ith, int nth)
 {
 	const struct batch *b = ctx;
+	const struct stensor *t = b->t;
 	float *row = b->scratch + (size_t)ith * b->max_row;
 	long lo, hi;
 
 	floe_split((long)b->n_rows, ith, nth, &lo, &hi);
 	for (long r = lo; r < hi; r++) {
-		gen_row(b->t, b->seed, b->tix, b->row0 + (uint64_t)r, row);
-		convert_row(b->t->type, row, b->out + (size_t)r * b->t->row_bytes, b->t->ne[0]);
+		unsigned char *dst = b->out + (size_t)r * t->row_bytes;
+		if (t->pool >= 0) {
+			pool_row(&b->pools[t->pool], b->seed, b->tix, b->row0 + (uint64_t)r, t->ne[0],
+				 dst);
+			continue;
+		}
+		gen_row(t, b->seed, b->tix, b->row0 + (uint64_t)r, row);
+		convert_row(t->type, row, dst, t->ne[0]);
 	}
+}
+
+/* Pools: one per (type, std) among the big quantized tensors. */
+struct pool_job {
+	struct block_pool *bp;
+	uint64_t seed, tag;
+	float *scratch; /* per thread, block_elems floats */
+	uint64_t max_row;
+};
+
+static void pool_fn(void *ctx, int ith, int nth)
+{
+	const struct pool_job *j = ctx;
+	struct block_pool *bp = j->bp;
+	float *x = j->scratch + (size_t)ith * j->max_row;
+	long lo, hi;
+
+	floe_split(POOL_BLOCKS, ith, nth, &lo, &hi);
+	for (long k = lo; k < hi; k++) {
+		uint64_t s = row_stream(j->seed, j->tag, (uint64_t)k);
+		for (uint32_t i = 0; i < bp->block_elems; i++)
+			x[i] = bp->std * approx_normal(&s);
+		floe_quantize_row_ref(bp->type, x, bp->blocks + (uint64_t)k * bp->block_bytes,
+				      bp->block_elems);
+	}
+}
+
+static bool wants_pool(const struct stensor *t)
+{
+	const struct floe_type_info *ti = floe_type_info(t->type);
+
+	return t->kind == INIT_NORMAL && ti->block_elems > 1 &&
+	       t->rows * t->ne[0] / ti->block_elems >= POOL_MIN_TENSOR_BLOCKS;
+}
+
+/* Assign pools to the tensors that want one and fill them.  *n_pools pools
+ * in *out (caller frees each .blocks and the array). */
+static int make_pools(struct tlist *l, uint64_t seed, struct floe_pool *pool, float *scratch,
+		      uint64_t max_row, struct block_pool **out, int *n_pools)
+{
+	struct block_pool *bps = NULL;
+	int n = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		struct stensor *t = &l->t[i];
+		t->pool = -1;
+		if (!wants_pool(t))
+			continue;
+		for (int k = 0; k < n; k++)
+			if (bps[k].type == t->type && bps[k].std == t->std)
+				t->pool = k;
+		if (t->pool >= 0)
+			continue;
+		struct block_pool *nb = realloc(bps, (size_t)(n + 1) * sizeof(*nb));
+		if (!nb)
+			goto nomem;
+		bps = nb;
+		const struct floe_type_info *ti = floe_type_info(t->type);
+		struct block_pool *bp = &bps[n];
+		bp->type = t->type;
+		bp->std = t->std;
+		bp->block_elems = ti->block_elems;
+		bp->block_bytes = ti->block_bytes;
+		bp->blocks = malloc((size_t)POOL_BLOCKS * ti->block_bytes);
+		if (!bp->blocks)
+			goto nomem;
+		t->pool = n++;
+		/* The pool's stream is tagged by its first tensor, so it does
+		 * not depend on the order pools are made in. */
+		struct pool_job j = {.bp = bp, .seed = seed, .tag = (1ull << 40) + i,
+				     .scratch = scratch, .max_row = max_row};
+		floe_pool_run(pool, pool_fn, &j);
+	}
+	*out = bps;
+	*n_pools = n;
+	return FLOE_OK;
+nomem:
+	for (int k = 0; k < n; k++)
+		free(bps[k].blocks);
+	free(bps);
+	return FLOE_ENOMEM;
 }
 
 /* Rows per batch of tensor t: about BATCH_BYTES of output. */
@@ -424,6 +548,8 @@ int floe_synth_write(const struct floe_synth_params *p, const char *out_path, st
 	struct floe_gguf_writer *w = NULL;
 	struct floe_pool *pool = NULL;
 	struct tlist l = {0};
+	struct block_pool *pools = NULL;
+	int n_pools = 0;
 	const void *tokens;
 	uint64_t n_vocab;
 	int rc;
@@ -464,6 +590,11 @@ int floe_synth_write(const struct floe_synth_params *p, const char *out_path, st
 	}
 	if ((rc = floe_pool_create(nth, &pool, err)))
 		goto free_bufs;
+	if ((rc = make_pools(&l, p->seed, pool, proto.scratch, max_row, &pools, &n_pools))) {
+		rc = floe_fail(err, rc, "synth: out of memory for block pools");
+		goto destroy_pool;
+	}
+	proto.pools = pools;
 	if ((rc = floe_gguf_writer_open(out_path, &w, err)))
 		goto destroy_pool;
 	/* The writer's errors are sticky: the first one is reported by close,
@@ -475,6 +606,9 @@ int floe_synth_write(const struct floe_synth_params *p, const char *out_path, st
 		write_data(w, p, &l, pool, &proto);
 	rc = floe_gguf_writer_close(w, err);
 destroy_pool:
+	for (int k = 0; k < n_pools; k++)
+		free(pools[k].blocks);
+	free(pools);
 	floe_pool_destroy(pool);
 free_bufs:
 	floe_free_aligned(proto.out);

@@ -88,8 +88,8 @@ bool floe_tokenizer_is_eog(const struct floe_tokenizer *tok, int32_t id);
 /* Streaming detokenizer: feed ids one at a time; each push hands back only
  * complete UTF-8 sequences, holding back (at most 3) trailing bytes of a
  * sequence that the next token may complete.  Bytes that can never become
- * valid UTF-8 are passed through as they are.  CONTROL tokens produce no
- * text unless emit_control is set.  Init allocates one buffer (the longest
+ * valid UTF-8 are passed through as they are.  CONTROL and UNUSED tokens
+ * produce no text unless emit_control is set.  Init allocates one buffer (the longest
  * token + 4); push and flush allocate nothing.  The returned pointer is valid
  * until the next call on d. */
 struct floe_detok {
