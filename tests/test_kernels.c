@@ -568,7 +568,8 @@ static void test_matmul(void)
 {
 	static const uint32_t types[] = {FLOE_TYPE_Q4_K, FLOE_TYPE_Q6_K, FLOE_TYPE_Q4_0, FLOE_TYPE_Q8_0,
 					 FLOE_TYPE_F32,  FLOE_TYPE_F16,  FLOE_TYPE_Q2_K, FLOE_TYPE_Q3_K,
-					 FLOE_TYPE_Q5_K, FLOE_TYPE_BF16};
+					 FLOE_TYPE_Q5_K, FLOE_TYPE_BF16, FLOE_TYPE_Q4_1, FLOE_TYPE_Q5_0,
+					 FLOE_TYPE_Q5_1, FLOE_TYPE_IQ4_NL, FLOE_TYPE_MXFP4, FLOE_TYPE_IQ4_XS};
 	const struct floe_kernels *tabs[2] = {floe_kernels_get(true), floe_kernels_get(false)};
 	int n_tabs = tabs[1] == tabs[0] ? 1 : 2;
 

@@ -46,6 +46,13 @@ static inline float hsum_ps(__m256 v)
 	return _mm_cvtss_f32(s);
 }
 
+static inline float hsum_ps128(__m128 v)
+{
+	v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+	v = _mm_add_ss(v, _mm_movehdup_ps(v));
+	return _mm_cvtss_f32(v);
+}
+
 static inline int32_t hsum_epi32(__m256i v)
 {
 	__m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -342,16 +349,21 @@ float floe_vec_dot_bf16_avx2(int64_t n, const void *w, const void *act)
 }
 
 /* ---------------------------------------------------------------------
- * 32-element block types with Q8_0/Q8_1 activations.  Each block gives an
- * exact int32 sum (in eight lanes) that is scaled by d_w * d_a.
+ * 32-element block types with Q8_0/Q8_1 activations.
  *
- * Q8_0 and Q4_0 also come in a form for up to four activation rows at once
- * (prompt processing): the weights are loaded and unpacked once per block,
- * and each row's arithmetic is exactly the one-row kernel's, so batched and
- * one-at-a-time results are the same bits.  The one-row kernel is that form
- * with nt = 1 (always inlined, so nt is a constant and the loops vanish).
- * Even blocks feed one accumulator and odd blocks another, to overlap the
- * FMA latency. */
+ * Each block gives an exact int32 sum (in eight lanes) scaled by d_w * d_a.
+ * One template serves all of them: b32_quants() unpacks a weight block to
+ * 32 bytes in element order, b32_dot() multiplies them with the activation
+ * quants, and the block scales are converted four blocks at a time (one
+ * vcvtph2ps for four weight scales, one for four activation scales) and
+ * spread to the lanes by vpermps.  Even blocks feed one accumulator and odd
+ * blocks another, to overlap the FMA latency.
+ *
+ * The template takes up to MAX_NT activation rows at once (prompt
+ * processing): the weights are unpacked once per block and each row's
+ * arithmetic is exactly the one-row kernel's, so batched and one-at-a-time
+ * results are the same bits.  Always inlined with constant kind and nt, its
+ * switches and loops fold away. */
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 #define MAX_NT FLOE_ROWS_MAX
@@ -359,48 +371,55 @@ float floe_vec_dot_bf16_avx2(int64_t n, const void *w, const void *act)
 /* Block i of activation row t. */
 #define ACT_BLOCK(type, act, stride, t, i) ((const type *)((act) + (size_t)(t) * (stride)) + (i))
 
-/* One Q8_0 weight block against block i of nt activation rows, into acc[]. */
-ALWAYS_INLINE void q8_0_block_n(const struct block_q8_0 *x, const uint8_t *act, size_t stride, int nt,
-				int64_t i, __m256 *acc)
-{
-	__m256i qx = _mm256_loadu_si256((const __m256i *)x->qs);
-	float dx = h2f(x->d);
+enum b32_kind { B32_Q8_0, B32_Q4_0, B32_Q5_0, B32_IQ4_NL, B32_MXFP4, B32_Q4_1, B32_Q5_1 };
 
-	UNROLL for (int t = 0; t < nt; t++)
-	{
-		const struct block_q8_0 *y = ACT_BLOCK(struct block_q8_0, act, stride, t, i);
-		__m256i p = dot_i8(qx, _mm256_loadu_si256((const __m256i *)y->qs));
-		acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * h2f(y->d)), _mm256_cvtepi32_ps(p), acc[t]);
+static const int8_t iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+					1,    13,   25,  38,  53,  69,  89,  113};
+/* e2m1 values doubled (the E8M0 scale below is halved to match). */
+static const int8_t mxfp4_values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+ALWAYS_INLINE size_t b32_size(int kind)
+{
+	switch (kind) {
+	case B32_Q8_0:
+		return sizeof(struct block_q8_0);
+	case B32_Q4_0:
+		return sizeof(struct block_q4_0);
+	case B32_Q5_0:
+		return sizeof(struct block_q5_0);
+	case B32_IQ4_NL:
+		return sizeof(struct block_iq4_nl);
+	case B32_MXFP4:
+		return sizeof(struct block_mxfp4);
+	case B32_Q4_1:
+		return sizeof(struct block_q4_1);
+	default:
+		return sizeof(struct block_q5_1);
 	}
 }
 
-ALWAYS_INLINE void q8_0_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
+/* Q4_1 and Q5_1 have a min and pair with Q8_1 (d, s = d * sum, quants). */
+ALWAYS_INLINE bool b32_has_min(int kind)
 {
-	const struct block_q8_0 *x = w;
-	int64_t nb = n / 32, i = 0;
-	__m256 a0[MAX_NT], a1[MAX_NT];
-
-	UNROLL for (int t = 0; t < nt; t++) a0[t] = a1[t] = _mm256_setzero_ps();
-	for (; i + 2 <= nb; i += 2) {
-		q8_0_block_n(&x[i], act, stride, nt, i, a0);
-		q8_0_block_n(&x[i + 1], act, stride, nt, i + 1, a1);
-	}
-	if (i < nb)
-		q8_0_block_n(&x[i], act, stride, nt, i, a0);
-	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(_mm256_add_ps(a0[t], a1[t]));
+	return kind == B32_Q4_1 || kind == B32_Q5_1;
 }
 
-float floe_vec_dot_q8_0_avx2(int64_t n, const void *w, const void *act)
+ALWAYS_INLINE size_t b32_act_size(int kind)
 {
-	float r;
-	q8_0_dot_n(n, w, act, 0, 1, &r);
-	return r;
+	return b32_has_min(kind) ? sizeof(struct block_q8_1) : sizeof(struct block_q8_0);
 }
 
-/* Q4_0: q - 8 with q the nibble.  The offset is folded in as 8 * sum(y)
- * computed by the same maddubs against a vector of 8s, so the weights stay
- * unsigned. */
-/* Four f16 values 'stride' bytes apart -> four floats. */
+/* E8M0 exponent -> 2^(e-128) (half the scale: the table holds doubled
+ * values), as ggml's GGML_E8M0_TO_FP32_HALF. */
+static inline float e8m0_half(uint8_t e)
+{
+	uint32_t bits = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
+	float f;
+	memcpy(&f, &bits, 4);
+	return f;
+}
+
+/* Four f16 values `stride` bytes apart -> four floats. */
 static inline __m128 f16x4_strided(const uint8_t *p, size_t stride)
 {
 	uint16_t h[4];
@@ -409,138 +428,174 @@ static inline __m128 f16x4_strided(const uint8_t *p, size_t stride)
 	return _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)h));
 }
 
-/* One Q4_0 weight block against block i of nt activation rows; d[t] is the
- * product of the two block scales. */
-ALWAYS_INLINE void q4_0_block_n(const struct block_q4_0 *x, const uint8_t *act, size_t stride, int nt,
-				int64_t i, const __m256 *d, __m256 *acc)
+static inline float f16_at(const uint8_t *p)
 {
-	__m256i qx = nibbles32(x->qs);
+	uint16_t h;
+	memcpy(&h, p, 2);
+	return h2f(h);
+}
+
+/* Weight scale of one block / of four consecutive blocks (d is the first
+ * field of every one of these blocks). */
+ALWAYS_INLINE float b32_wscale(int kind, const uint8_t *b)
+{
+	return kind == B32_MXFP4 ? e8m0_half(b[0]) : f16_at(b);
+}
+
+ALWAYS_INLINE __m128 b32_wscale4(int kind, const uint8_t *b)
+{
+	if (kind == B32_MXFP4)
+		return _mm_setr_ps(e8m0_half(b[0]), e8m0_half(b[17]), e8m0_half(b[34]), e8m0_half(b[51]));
+	return f16x4_strided(b, b32_size(kind));
+}
+
+/* The 32 quants of one weight block, in element order: the low nibbles of
+ * qs[] are elements 0..15, the high nibbles 16..31, the fifth bits (Q5) come
+ * from the 32-bit qh.  Q4_0, Q5_0, Q4_1, Q5_1 stay unsigned (before their
+ * offset); Q8_0, IQ4_NL and MXFP4 are signed. */
+ALWAYS_INLINE __m256i b32_quants(int kind, const uint8_t *b)
+{
+	const __m256i b16 = _mm256_set1_epi8(16);
+
+	switch (kind) {
+	case B32_Q8_0:
+		return _mm256_loadu_si256((const __m256i *)((const struct block_q8_0 *)b)->qs);
+	case B32_Q4_0:
+		return nibbles32(((const struct block_q4_0 *)b)->qs);
+	case B32_Q4_1:
+		return nibbles32(((const struct block_q4_1 *)b)->qs);
+	case B32_Q5_0: {
+		const struct block_q5_0 *x = (const struct block_q5_0 *)b;
+		return _mm256_or_si256(nibbles32(x->qs), _mm256_and_si256(bits32(load_u32(x->qh)), b16));
+	}
+	case B32_Q5_1: {
+		const struct block_q5_1 *x = (const struct block_q5_1 *)b;
+		return _mm256_or_si256(nibbles32(x->qs), _mm256_and_si256(bits32(load_u32(x->qh)), b16));
+	}
+	case B32_IQ4_NL: {
+		__m256i t = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)iq4nl_values));
+		return _mm256_shuffle_epi8(t, nibbles32(((const struct block_iq4_nl *)b)->qs));
+	}
+	default: {
+		__m256i t = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)mxfp4_values));
+		return _mm256_shuffle_epi8(t, nibbles32(((const struct block_mxfp4 *)b)->qs));
+	}
+	}
+}
+
+/* sum(q * y) in groups of four (int32 lanes).  Unsigned quants with an
+ * offset subtract offset * y through a second maddubs against the offset. */
+ALWAYS_INLINE __m256i b32_dot(int kind, __m256i q, __m256i y)
+{
+	const __m256i ones = _mm256_set1_epi16(1);
+
+	switch (kind) {
+	case B32_Q4_0:
+		return _mm256_madd_epi16(
+			_mm256_sub_epi16(_mm256_maddubs_epi16(q, y), _mm256_maddubs_epi16(_mm256_set1_epi8(8), y)), ones);
+	case B32_Q5_0:
+		return _mm256_madd_epi16(
+			_mm256_sub_epi16(_mm256_maddubs_epi16(q, y), _mm256_maddubs_epi16(_mm256_set1_epi8(16), y)),
+			ones);
+	case B32_Q4_1:
+	case B32_Q5_1:
+		return dot_u8(q, y);
+	default:
+		return dot_i8(q, y);
+	}
+}
+
+ALWAYS_INLINE void b32_dot_n(int kind, int64_t n, const void *w, const uint8_t *act, size_t stride, int nt,
+			     float *out)
+{
+	const uint8_t *x = w;
+	const size_t xs = b32_size(kind), ys = b32_act_size(kind);
+	const size_t qoff = b32_has_min(kind) ? 4 : 2; /* quants after d (and s) */
+	int64_t nb = n / 32, i = 0;
+	__m256 a0[MAX_NT], a1[MAX_NT];
+	__m128 am[MAX_NT]; /* sum of m_w * s_a, for the types with a min */
 
 	UNROLL for (int t = 0; t < nt; t++)
 	{
-		const struct block_q8_0 *y = ACT_BLOCK(struct block_q8_0, act, stride, t, i);
-		__m256i qy = _mm256_loadu_si256((const __m256i *)y->qs);
-		__m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(qx, qy),
-					       _mm256_maddubs_epi16(_mm256_set1_epi8(8), qy));
-		__m256i p = _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
-		acc[t] = _mm256_fmadd_ps(d[t], _mm256_cvtepi32_ps(p), acc[t]);
+		a0[t] = a1[t] = _mm256_setzero_ps();
+		am[t] = _mm_setzero_ps();
 	}
-}
-
-/* Scales are converted four blocks at a time (one vcvtph2ps each for the
- * weight and activation scales) and spread to the lanes by vpermps. */
-ALWAYS_INLINE void q4_0_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
-{
-	const struct block_q4_0 *x = w;
-	int64_t nb = n / 32, i = 0;
-	__m256 a0[MAX_NT], a1[MAX_NT], d[MAX_NT];
-
-	UNROLL for (int t = 0; t < nt; t++) a0[t] = a1[t] = _mm256_setzero_ps();
 	for (; i + 4 <= nb; i += 4) {
-		__m128 dx = f16x4_strided((const uint8_t *)&x[i].d, sizeof(x[0]));
+		const uint8_t *xb = x + (size_t)i * xs;
+		__m128 dx = b32_wscale4(kind, xb);
 		__m256 d4[MAX_NT];
 		UNROLL for (int t = 0; t < nt; t++)
 		{
-			const struct block_q8_0 *y = ACT_BLOCK(struct block_q8_0, act, stride, t, i);
-			d4[t] = _mm256_castps128_ps256(_mm_mul_ps(dx, f16x4_strided((const uint8_t *)&y->d, sizeof(*y))));
+			const uint8_t *yb = act + (size_t)t * stride + (size_t)i * ys;
+			d4[t] = _mm256_castps128_ps256(_mm_mul_ps(dx, f16x4_strided(yb, ys)));
+			if (b32_has_min(kind))
+				am[t] = _mm_fmadd_ps(f16x4_strided(xb + 2, xs), f16x4_strided(yb + 2, ys), am[t]);
 		}
 		UNROLL for (int k = 0; k < 4; k++)
 		{
-			UNROLL for (int t = 0; t < nt; t++) d[t] = _mm256_permutevar8x32_ps(d4[t], _mm256_set1_epi32(k));
-			q4_0_block_n(&x[i + k], act, stride, nt, i + k, d, k & 1 ? a1 : a0);
+			__m256i q = b32_quants(kind, xb + (size_t)k * xs);
+			UNROLL for (int t = 0; t < nt; t++)
+			{
+				const uint8_t *yb = act + (size_t)t * stride + (size_t)(i + k) * ys;
+				__m256i p = b32_dot(kind, q, _mm256_loadu_si256((const __m256i *)(yb + qoff)));
+				__m256 d = _mm256_permutevar8x32_ps(d4[t], _mm256_set1_epi32(k));
+				if (k & 1)
+					a1[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), a1[t]);
+				else
+					a0[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), a0[t]);
+			}
 		}
 	}
 	for (; i < nb; i++) {
+		const uint8_t *xb = x + (size_t)i * xs;
+		__m256i q = b32_quants(kind, xb);
+		float dx = b32_wscale(kind, xb);
 		UNROLL for (int t = 0; t < nt; t++)
 		{
-			const struct block_q8_0 *y = ACT_BLOCK(struct block_q8_0, act, stride, t, i);
-			d[t] = _mm256_set1_ps(h2f(x[i].d) * h2f(y->d));
+			const uint8_t *yb = act + (size_t)t * stride + (size_t)i * ys;
+			__m256i p = b32_dot(kind, q, _mm256_loadu_si256((const __m256i *)(yb + qoff)));
+			__m256 d = _mm256_set1_ps(dx * f16_at(yb));
+			if (i & 1)
+				a1[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), a1[t]);
+			else
+				a0[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), a0[t]);
+			if (b32_has_min(kind))
+				am[t] = _mm_add_ss(am[t], _mm_set_ss(f16_at(xb + 2) * f16_at(yb + 2)));
 		}
-		q4_0_block_n(&x[i], act, stride, nt, i, d, i & 1 ? a1 : a0);
 	}
-	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(_mm256_add_ps(a0[t], a1[t]));
-}
-
-float floe_vec_dot_q4_0_avx2(int64_t n, const void *w, const void *act)
-{
-	float r;
-	q4_0_dot_n(n, w, act, 0, 1, &r);
-	return r;
-}
-
-/* Q4_1 . Q8_1 = d_w d_a sum(q y) + m_w s_a, s_a = d_a sum(y) from the block. */
-float floe_vec_dot_q4_1_avx2(int64_t n, const void *w, const void *act)
-{
-	const struct block_q4_1 *x = w;
-	const struct block_q8_1 *y = act;
-	int64_t nb = n / 32;
-	__m256 acc = _mm256_setzero_ps();
-	float summ = 0.0f;
-
-	for (int64_t i = 0; i < nb; i++) {
-		__m256i p = dot_u8(nibbles32(x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc);
-		summ += h2f(x[i].m) * h2f(y[i].s);
+	UNROLL for (int t = 0; t < nt; t++)
+	{
+		out[t] = hsum_ps(_mm256_add_ps(a0[t], a1[t]));
+		if (b32_has_min(kind))
+			out[t] += hsum_ps128(am[t]);
 	}
-	return hsum_ps(acc) + summ;
 }
 
-/* Q5_0: q = (nibble | bit << 4) - 16; the missing bit is subtracted as 16. */
-float floe_vec_dot_q5_0_avx2(int64_t n, const void *w, const void *act)
-{
-	const struct block_q5_0 *x = w;
-	const struct block_q8_0 *y = act;
-	int64_t nb = n / 32;
-	__m256 acc = _mm256_setzero_ps();
-
-	for (int64_t i = 0; i < nb; i++) {
-		__m256i hb = _mm256_andnot_si256(bits32(load_u32(x[i].qh)), _mm256_set1_epi8(16));
-		__m256i qx = _mm256_sub_epi8(nibbles32(x[i].qs), hb); /* in [-16, 15] */
-		__m256i p = dot_i8(qx, _mm256_loadu_si256((const __m256i *)y[i].qs));
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc);
+#define B32_FNS(name, kind)                                                                                  \
+	ALWAYS_INLINE void name##_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, \
+					float *out)                                                          \
+	{                                                                                                    \
+		b32_dot_n(kind, n, w, act, stride, nt, out);                                                 \
+	}                                                                                                    \
+	float floe_vec_dot_##name##_avx2(int64_t n, const void *w, const void *act)                           \
+	{                                                                                                    \
+		float r;                                                                                     \
+		b32_dot_n(kind, n, w, act, 0, 1, &r);                                                        \
+		return r;                                                                                    \
 	}
-	return hsum_ps(acc);
-}
 
-float floe_vec_dot_q5_1_avx2(int64_t n, const void *w, const void *act)
-{
-	const struct block_q5_1 *x = w;
-	const struct block_q8_1 *y = act;
-	int64_t nb = n / 32;
-	__m256 acc = _mm256_setzero_ps();
-	float summ = 0.0f;
+B32_FNS(q8_0, B32_Q8_0)
+B32_FNS(q4_0, B32_Q4_0)
+B32_FNS(q5_0, B32_Q5_0)
+B32_FNS(iq4_nl, B32_IQ4_NL)
+B32_FNS(mxfp4, B32_MXFP4)
+B32_FNS(q4_1, B32_Q4_1)
+B32_FNS(q5_1, B32_Q5_1)
 
-	for (int64_t i = 0; i < nb; i++) {
-		__m256i hb = _mm256_and_si256(bits32(load_u32(x[i].qh)), _mm256_set1_epi8(16));
-		__m256i qx = _mm256_or_si256(nibbles32(x[i].qs), hb);
-		__m256i p = dot_u8(qx, _mm256_loadu_si256((const __m256i *)y[i].qs));
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc);
-		summ += h2f(x[i].m) * h2f(y[i].s);
-	}
-	return hsum_ps(acc) + summ;
-}
-
-/* Table-lookup types: the nibble indexes 16 signed byte values (one pshufb). */
-static const int8_t iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
-					 1,    13,   25,  38,  53,  69,  89,  113};
-
+/* Table-lookup nibbles for IQ4_XS (a K-type, below). */
 static inline __m256i lookup32(const uint8_t *qs, __m256i table)
 {
 	return _mm256_shuffle_epi8(table, nibbles32(qs));
-}
-
-float floe_vec_dot_iq4_nl_avx2(int64_t n, const void *w, const void *act)
-{
-	const struct block_iq4_nl *x = w;
-	const struct block_q8_0 *y = act;
-	__m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)iq4nl_values));
-	__m256 acc = _mm256_setzero_ps();
-
-	for (int64_t i = 0; i < n / 32; i++) {
-		__m256i p = dot_i8(lookup32(x[i].qs, table), _mm256_loadu_si256((const __m256i *)y[i].qs));
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc);
-	}
-	return hsum_ps(acc);
 }
 
 /* IQ4_XS: eight 32-element sub-blocks, each with a 6-bit scale (low 4 bits
@@ -561,32 +616,6 @@ float floe_vec_dot_iq4_xs_avx2(int64_t n, const void *w, const void *act)
 			sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(p, _mm256_set1_epi32(ls - 32)));
 		}
 		acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
-	}
-	return hsum_ps(acc);
-}
-
-/* E8M0 exponent -> 2^(e-128) (half the scale: the table holds doubled
- * values), as ggml's GGML_E8M0_TO_FP32_HALF. */
-static inline float e8m0_half(uint8_t e)
-{
-	uint32_t bits = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
-	float f;
-	memcpy(&f, &bits, 4);
-	return f;
-}
-
-float floe_vec_dot_mxfp4_avx2(int64_t n, const void *w, const void *act)
-{
-	static const int8_t kv[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
-	const struct block_mxfp4 *x = w;
-	const struct block_q8_0 *y = act;
-	__m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kv));
-	__m256 acc = _mm256_setzero_ps();
-
-	for (int64_t i = 0; i < n / 32; i++) {
-		__m256i p = dot_i8(lookup32(x[i].qs, table), _mm256_loadu_si256((const __m256i *)y[i].qs));
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(e8m0_half(x[i].e) * h2f(y[i].d)), _mm256_cvtepi32_ps(p),
-				      acc);
 	}
 	return hsum_ps(acc);
 }
@@ -742,13 +771,6 @@ static inline __m128i k4_scales_mins(const uint8_t *b)
 	const uint32_t m6 = 0x3f3f3f3f, m4 = 0x0f0f0f0f, m2 = 0x03030303;
 	return _mm_setr_epi32((int)(a0 & m6), (int)((a2 & m4) | (a0 >> 6 & m2) << 4), (int)(a1 & m6),
 			      (int)((a2 >> 4 & m4) | (a1 >> 6 & m2) << 4));
-}
-
-static inline float hsum_ps128(__m128 v)
-{
-	v = _mm_add_ps(v, _mm_movehl_ps(v, v));
-	v = _mm_add_ss(v, _mm_movehdup_ps(v));
-	return _mm_cvtss_f32(v);
 }
 
 /* Q4_K: element 64j + l (l < 32) is the low nibble of qs[32j + l], element
@@ -938,6 +960,11 @@ ROWS_FN(q8_0)
 ROWS_FN(q4_0)
 ROWS_FN(q4_K)
 ROWS_FN(q6_K)
+ROWS_FN(q5_0)
+ROWS_FN(iq4_nl)
+ROWS_FN(mxfp4)
+ROWS_FN(q4_1)
+ROWS_FN(q5_1)
 
 floe_vec_dot_rows_fn floe_vec_dot_rows_avx2(uint32_t type)
 {
@@ -950,6 +977,16 @@ floe_vec_dot_rows_fn floe_vec_dot_rows_avx2(uint32_t type)
 		return q4_K_rows;
 	case FLOE_TYPE_Q6_K:
 		return q6_K_rows;
+	case FLOE_TYPE_Q5_0:
+		return q5_0_rows;
+	case FLOE_TYPE_IQ4_NL:
+		return iq4_nl_rows;
+	case FLOE_TYPE_MXFP4:
+		return mxfp4_rows;
+	case FLOE_TYPE_Q4_1:
+		return q4_1_rows;
+	case FLOE_TYPE_Q5_1:
+		return q5_1_rows;
 	default:
 		return NULL;
 	}
