@@ -113,3 +113,12 @@ deps:
 		DEBIAN_FRONTEND=noninteractive $$s apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$s apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+# The bundled default: a ~1.85 GB random-weight MoE made by floe itself, run
+# with --mem at a quarter of its size so most experts stream from disk.
+DEMO_MODEL := build/demo.gguf
+DEMO_PROMPT := "The three most important ideas in computer science are"
+.PHONY: demo
+demo: $(BUILD)/floe
+	@test -f $(DEMO_MODEL) || $(BUILD)/floe mkmodel --preset demo -o $(DEMO_MODEL)
+	$(BUILD)/floe run -m $(DEMO_MODEL) --mem 460M -n 48 --seed 42 -p $(DEMO_PROMPT)
