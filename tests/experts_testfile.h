@@ -28,8 +28,7 @@ static inline uint8_t testfile_byte(uint64_t i)
 
 /* Create dir/floe_<tag>_XXXXXX of size bytes; the path goes to path[len].
  * Returns false if dir is unusable. */
-static inline bool testfile_create(const char *dir, const char *tag, uint64_t size, char *path,
-				   size_t len)
+static inline bool testfile_create(const char *dir, const char *tag, uint64_t size, char *path, size_t len)
 {
 	unsigned char buf[65536];
 	FILE *f;
@@ -72,14 +71,16 @@ static inline bool testfile_matches(const void *p, uint64_t off, uint64_t n)
 	for (uint64_t i = 0; i < n; i++) {
 		if (b[i] != testfile_byte(off + i)) {
 			fprintf(stderr, "  byte %llu of slice at %llu: got %u want %u\n",
-				(unsigned long long)i, (unsigned long long)off, b[i],
-				testfile_byte(off + i));
+				(unsigned long long)i, (unsigned long long)off, b[i], testfile_byte(off + i));
 			return false;
 		}
 	}
 	return true;
 }
 
-static inline bool dir_exists(const char *dir) { return access(dir, W_OK) == 0; }
+static inline bool dir_exists(const char *dir)
+{
+	return access(dir, W_OK) == 0;
+}
 
 #endif

@@ -16,7 +16,10 @@ static uint64_t g_file_size;
 static struct floe_expert_slice g_parts[N_LAYERS * FLOE_EXPERT_PARTS];
 
 static const enum floe_io_kind g_kinds[] = {FLOE_IO_PREAD, FLOE_IO_URING};
-static const char *kind_name(enum floe_io_kind k) { return k == FLOE_IO_PREAD ? "pread" : "io_uring"; }
+static const char *kind_name(enum floe_io_kind k)
+{
+	return k == FLOE_IO_PREAD ? "pread" : "io_uring";
+}
 
 /* Stacked tensors at unaligned offsets with odd sizes; the last slice of the
  * last layer ends the file, whose size is then not a multiple of 4096. */
@@ -59,9 +62,11 @@ struct fixture {
 	struct floe_expert_cache *cache;
 };
 
+static enum floe_policy g_policy = FLOE_EVICT_LRU;
+
 static bool fixture_open_io(struct fixture *f, const char *path, struct floe_io *io, uint64_t n_slots)
 {
-	struct floe_cache_params cp = {.n_slots = n_slots, .policy = FLOE_EVICT_LRU};
+	struct floe_cache_params cp = {.n_slots = n_slots, .policy = g_policy};
 	struct floe_err e = {0};
 	uint64_t size = io->file_size;
 
@@ -185,6 +190,37 @@ static void test_correct_bytes_every_cache_size(void)
 	}
 }
 
+/* Every eviction policy keeps the data right and never evicts a pinned or
+ * in-flight slot (the cache asserts that), at tight and roomy sizes. */
+static void test_every_policy(void)
+{
+	static const uint64_t sizes[] = {K, 7, 2 * N_EXPERTS};
+
+	for (int pol = 0; pol < FLOE_POLICY_COUNT; pol++) {
+		g_policy = (enum floe_policy)pol;
+		for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+			struct fixture f;
+			int bad = 0;
+			if (!fixture_open(&f, FLOE_IO_URING, sizes[si])) {
+				CHECK(0);
+				fixture_close(&f);
+				continue;
+			}
+			for (uint64_t t = 0; t < 12; t++)
+				for (int l = 0; l < N_LAYERS; l++) {
+					int ids[K];
+					trace_ids(t, l, ids);
+					bad += use_layer(&f, l, ids, K, l == 1);
+				}
+			CHECKF(bad == 0, "policy %s, %llu slots", floe_policy_name(g_policy),
+			       (unsigned long long)sizes[si]);
+			CHECK(floe_cache_stats(f.cache)->evictions > 0);
+			fixture_close(&f);
+		}
+	}
+	g_policy = FLOE_EVICT_LRU;
+}
+
 /* Request and release one expert at a time. */
 static bool touch(struct fixture *f, int layer, int e)
 {
@@ -218,6 +254,22 @@ static void test_lru_evicts_least_recently_used_never_pinned(void)
 	CHECK(floe_cache_wait(f.cache, &held, &e) == FLOE_OK && ref_correct(&held));
 	floe_cache_release(f.cache, &held, 1);
 	CHECK(floe_cache_stats(f.cache)->evictions == 3);
+	fixture_close(&f);
+}
+
+/* The hits of a request are pinned before its misses take slots, so a miss
+ * never evicts an expert the same request is about to use. */
+static void test_miss_never_evicts_a_hit_of_the_same_request(void)
+{
+	struct fixture f;
+	int ids[2] = {3, 0};
+
+	REQUIRE(fixture_open(&f, FLOE_IO_URING, 3));
+	CHECK(touch(&f, 0, 0) && touch(&f, 0, 1) && touch(&f, 0, 2)); /* 0 is the oldest */
+	CHECK(use_layer(&f, 0, ids, 2, false) == 0);
+	CHECK(floe_cache_stats(f.cache)->reads == 4 * FLOE_EXPERT_PARTS);
+	CHECK(floe_cache_stats(f.cache)->hits == 1 && floe_cache_stats(f.cache)->evictions == 1);
+	CHECK(floe_cache_resident(f.cache, 0, 0) && !floe_cache_resident(f.cache, 0, 1));
 	fixture_close(&f);
 }
 
@@ -383,15 +435,21 @@ static void retried_fault_keeps_data(enum floe_io_fault fk)
 			       kind_name(g_kinds[k]), (int)fk, (unsigned long long)at);
 			/* Halving needs two pages under O_DIRECT: each of these
 			 * reads spans at least three (slices >= 8300 bytes). */
-			CHECKF(f.io->n_retries > 0, "%s fault %d at %llu: no retry",
-			       kind_name(g_kinds[k]), (int)fk, (unsigned long long)at);
+			CHECKF(f.io->n_retries > 0, "%s fault %d at %llu: no retry", kind_name(g_kinds[k]),
+			       (int)fk, (unsigned long long)at);
 			fixture_close(&f);
 		}
 	}
 }
 
-static void test_short_reads_resume(void) { retried_fault_keeps_data(FLOE_FAULT_SHORT); }
-static void test_eintr_retried(void) { retried_fault_keeps_data(FLOE_FAULT_EINTR); }
+static void test_short_reads_resume(void)
+{
+	retried_fault_keeps_data(FLOE_FAULT_SHORT);
+}
+static void test_eintr_retried(void)
+{
+	retried_fault_keeps_data(FLOE_FAULT_EINTR);
+}
 
 /* Through a backend in buffered fallback mode (tmpfs where it refuses
  * O_DIRECT, or switched as open would). */
@@ -461,6 +519,85 @@ static void test_index_validation(void)
 	CHECK(floe_expert_index_init(&idx, N_LAYERS, 0, g_parts, g_file_size, &e) == FLOE_EFORMAT);
 }
 
+static void test_prefetch_then_request_hits(void)
+{
+	for (int k = 0; k < 2; k++) {
+		struct fixture f;
+		struct floe_err e = {0};
+		int guess[3] = {1, 4, 6}, need[3] = {4, 6, 2};
+		const struct floe_cache_stats *st;
+
+		if (!fixture_open(&f, g_kinds[k], N_EXPERTS)) {
+			CHECK(0);
+			fixture_close(&f);
+			continue;
+		}
+		st = floe_cache_stats(f.cache);
+		CHECK(floe_cache_prefetch(f.cache, 1, guess, 3, &e) == 3);
+		CHECK(floe_cache_prefetch(f.cache, 1, guess, 3, &e) == 0); /* in flight already */
+		CHECK(use_layer(&f, 1, need, 3, true) == 0);
+		CHECK(st->reads == 4 * FLOE_EXPERT_PARTS);
+		CHECK(st->prefetches == 3 && st->prefetch_hits == 2);
+		CHECK(st->hits == 2 && st->misses == 1);
+		CHECK(use_layer(&f, 1, guess, 1, false) == 0); /* 1 landed unused: now a hit */
+		CHECK(st->prefetch_hits == 3 && st->reads == 4 * FLOE_EXPERT_PARTS);
+		CHECK(floe_cache_prefetch(f.cache, N_LAYERS, guess, 1, &e) == FLOE_EARG);
+		fixture_close(&f);
+	}
+}
+
+/* Prefetch takes only spare slots: never a pinned one, never waits, never
+ * fails for lack of room; demand requests can take its slots back. */
+static void test_prefetch_uses_only_spare_slots(void)
+{
+	struct fixture f;
+	struct floe_expert_ref held[2];
+	struct floe_err e = {0};
+	int two[2] = {0, 1}, three[3] = {2, 3, 4}, five = 5;
+	const struct floe_cache_stats *st;
+
+	REQUIRE(fixture_open(&f, FLOE_IO_PREAD, 2));
+	st = floe_cache_stats(f.cache);
+	REQUIRE(floe_cache_request(f.cache, 0, two, 2, held, &e) == FLOE_OK);
+	CHECK(floe_cache_prefetch(f.cache, 0, three, 3, &e) == 0);
+	CHECK(floe_cache_wait(f.cache, &held[0], &e) == FLOE_OK && ref_correct(&held[0]));
+	CHECK(floe_cache_wait(f.cache, &held[1], &e) == FLOE_OK && ref_correct(&held[1]));
+	floe_cache_release(f.cache, held, 2);
+	CHECK(floe_cache_prefetch(f.cache, 0, three, 3, &e) == 2); /* stops at the third */
+	CHECK(st->prefetches == 2 && st->evictions == 2);
+	/* Both slots hold unpinned prefetches, maybe in flight: a demand miss
+	 * waits for one to land and evicts it. */
+	CHECK(touch(&f, 0, five));
+	CHECK(st->evictions == 3 && st->prefetch_hits == 0);
+	fixture_close(&f);
+}
+
+/* Reads still in flight when the cache goes away land before its arena is
+ * freed (the kernel would write into freed memory otherwise). */
+static void test_destroy_with_reads_in_flight(void)
+{
+	for (int k = 0; k < 2; k++) {
+		struct fixture f;
+		struct floe_expert_ref r[N_EXPERTS];
+		struct floe_err e = {0};
+		int all[N_EXPERTS];
+
+		for (int i = 0; i < N_EXPERTS; i++)
+			all[i] = i;
+		if (!fixture_open(&f, g_kinds[k], N_EXPERTS)) {
+			CHECK(0);
+			fixture_close(&f);
+			continue;
+		}
+		CHECK(floe_cache_request(f.cache, 2, all, N_EXPERTS, r, &e) == FLOE_OK);
+		floe_cache_destroy(f.cache);
+		f.cache = NULL;
+		/* Every read was reaped by destroy, none left in the backend. */
+		CHECK(f.io->n_reads == N_EXPERTS * FLOE_EXPERT_PARTS);
+		fixture_close(&f);
+	}
+}
+
 static void test_bad_arguments(void)
 {
 	struct fixture f;
@@ -474,7 +611,16 @@ static void test_bad_arguments(void)
 	CHECK(floe_cache_request(f.cache, N_LAYERS, &ok, 1, r, &e) == FLOE_EARG);
 	CHECK(floe_cache_request(f.cache, 0, &bad, 1, r, &e) == FLOE_EARG);
 	CHECK(floe_cache_create(&f.idx, f.io, &cp, &c, &e) == FLOE_EARG && c == NULL);
+	cp.n_slots = 2;
+	cp.policy = (enum floe_policy)FLOE_POLICY_COUNT;
+	CHECK(floe_cache_create(&f.idx, f.io, &cp, &c, &e) == FLOE_EARG && c == NULL);
 	CHECK(floe_cache_slots(f.cache) == 2);
+	/* A released ref cannot be waited on. */
+	CHECK(floe_cache_request(f.cache, 0, &ok, 1, r, &e) == FLOE_OK);
+	floe_cache_release(f.cache, r, 1);
+	CHECK(floe_cache_wait(f.cache, &r[0], &e) == FLOE_EARG);
+	floe_cache_release(f.cache, r, 1); /* twice is harmless */
+	CHECK(touch(&f, 0, 0));
 	fixture_close(&f);
 }
 
@@ -487,7 +633,9 @@ int main(void)
 	}
 	RUN(test_index_validation);
 	RUN(test_correct_bytes_every_cache_size);
+	RUN(test_every_policy);
 	RUN(test_lru_evicts_least_recently_used_never_pinned);
+	RUN(test_miss_never_evicts_a_hit_of_the_same_request);
 	RUN(test_in_flight_hit_reads_once);
 	RUN(test_release_before_wait);
 	RUN(test_all_pinned_is_budget_error);
@@ -495,6 +643,9 @@ int main(void)
 	RUN(test_short_reads_resume);
 	RUN(test_eintr_retried);
 	RUN(test_tmpfs_fallback);
+	RUN(test_prefetch_then_request_hits);
+	RUN(test_prefetch_uses_only_spare_slots);
+	RUN(test_destroy_with_reads_in_flight);
 	RUN(test_bad_arguments);
 	unlink(g_path);
 	return harness_finish();

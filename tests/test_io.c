@@ -16,7 +16,10 @@
 static char g_path[256];
 
 static const enum floe_io_kind g_kinds[] = {FLOE_IO_PREAD, FLOE_IO_URING};
-static const char *kind_name(enum floe_io_kind k) { return k == FLOE_IO_PREAD ? "pread" : "io_uring"; }
+static const char *kind_name(enum floe_io_kind k)
+{
+	return k == FLOE_IO_PREAD ? "pread" : "io_uring";
+}
 
 static struct floe_io *open_kind(const char *path, enum floe_io_kind kind, int depth, bool buffered)
 {
@@ -136,6 +139,84 @@ static void test_queue_deeper_than_depth(void)
 	floe_free_aligned(arena);
 }
 
+/* Reaping one at a time keeps the rest for later calls. */
+static void test_reap_one_at_a_time(void)
+{
+	enum { N = 12 };
+	unsigned char *arena = floe_alloc_aligned((size_t)N * 8 * FLOE_IO_ALIGN);
+	struct floe_io_req reqs[N], *ptrs[N];
+	bool seen[N];
+
+	REQUIRE(arena);
+	for (int k = 0; k < 2; k++) {
+		struct floe_io *io = open_kind(g_path, g_kinds[k], 3, false);
+		struct floe_err e = {0};
+		int got = 0;
+		CHECK(io != NULL);
+		if (!io)
+			continue;
+		make_reqs(reqs, N, arena, 31);
+		memset(seen, 0, sizeof(seen));
+		for (int i = 0; i < N; i++)
+			ptrs[i] = &reqs[i];
+		CHECK(floe_io_submit(io, ptrs, N, &e) == FLOE_OK);
+		for (int round = 0; round < 2 * N && got < N; round++) {
+			struct floe_io_req *one[1];
+			int r = floe_io_reap(io, one, 1, 1, &e);
+			CHECK(r == 1);
+			if (r != 1)
+				break;
+			CHECK(!seen[one[0]->user] && req_correct(one[0]));
+			seen[one[0]->user] = true;
+			got++;
+		}
+		CHECK(got == N);
+		floe_io_close(io);
+	}
+	floe_free_aligned(arena);
+}
+
+/* Normal requests overtake queued low-priority ones (prefetch): with one read
+ * in flight at a time, a normal request submitted after five low-priority
+ * ones completes no later than second. */
+static void test_low_priority_goes_last(void)
+{
+	enum { N = 6 };
+	unsigned char *arena = floe_alloc_aligned((size_t)N * 8 * FLOE_IO_ALIGN);
+	struct floe_io_req reqs[N], *ptrs[N];
+
+	REQUIRE(arena);
+	for (int k = 0; k < 2; k++) {
+		struct floe_io *io = open_kind(g_path, g_kinds[k], 1, false);
+		struct floe_err e = {0};
+		int pos = -1;
+		CHECK(io != NULL);
+		if (!io)
+			continue;
+		make_reqs(reqs, N, arena, 55);
+		for (int i = 0; i < N; i++) {
+			reqs[i].low_prio = i < N - 1;
+			ptrs[i] = &reqs[i];
+		}
+		CHECK(floe_io_submit(io, ptrs, N - 1, &e) == FLOE_OK);
+		CHECK(floe_io_submit(io, ptrs + N - 1, 1, &e) == FLOE_OK);
+		for (int i = 0; i < N; i++) {
+			struct floe_io_req *one[1];
+			if (floe_io_reap(io, one, 1, 1, &e) != 1) {
+				CHECK(0);
+				break;
+			}
+			CHECK(req_correct(one[0]));
+			if (one[0]->user == N - 1)
+				pos = i;
+		}
+		CHECKF(pos >= 0 && pos <= 1, "%s: normal request completed at position %d",
+		       kind_name(g_kinds[k]), pos);
+		floe_io_close(io);
+	}
+	floe_free_aligned(arena);
+}
+
 static void test_reap_with_nothing_outstanding_returns(void)
 {
 	for (int k = 0; k < 2; k++) {
@@ -145,7 +226,7 @@ static void test_reap_with_nothing_outstanding_returns(void)
 		CHECK(io != NULL);
 		if (!io)
 			continue;
-		CHECK(io->queue_depth == 16);
+		CHECK(io->queue_depth == (g_kinds[k] == FLOE_IO_PREAD ? 8 : 16));
 		CHECK(floe_io_reap(io, done, 4, 1, &e) == 0);
 		floe_io_close(io);
 	}
@@ -157,9 +238,8 @@ static void test_read_past_end_fails_cleanly(void)
 	REQUIRE(buf);
 	for (int k = 0; k < 2; k++) {
 		struct floe_io *io = open_kind(g_path, g_kinds[k], 4, false);
-		struct floe_io_req r = {.offset = floe_round_up(FILE_SIZE, FLOE_IO_ALIGN),
-					.len = FLOE_IO_ALIGN,
-					.buf = buf};
+		struct floe_io_req r = {
+		    .offset = floe_round_up(FILE_SIZE, FLOE_IO_ALIGN), .len = FLOE_IO_ALIGN, .buf = buf};
 		struct floe_err e = {0};
 		CHECK(io != NULL);
 		if (!io)
@@ -206,10 +286,10 @@ static void test_fault_eio_fails_one_request_with_message(void)
 				CHECK(req_correct(&reqs[i]));
 		CHECK(reqs[2].result == FLOE_EIO);
 		CHECK(floe_io_req_error(io, &reqs[2], &e) == FLOE_EIO);
-		snprintf(want, sizeof(want), "at offset %llu (len %llu)",
-			 (unsigned long long)reqs[2].offset, (unsigned long long)reqs[2].len);
+		snprintf(want, sizeof(want), "at offset %llu (len %llu)", (unsigned long long)reqs[2].offset,
+			 (unsigned long long)reqs[2].len);
 		CHECKF(strstr(e.msg, g_path) && strstr(e.msg, want) && strstr(e.msg, "(errno 5)") &&
-			       strstr(e.msg, "Input/output error"),
+			   strstr(e.msg, "Input/output error"),
 		       "%s", e.msg);
 		CHECK(io->err.status == FLOE_EIO && strcmp(io->err.msg, e.msg) == 0);
 		/* The backend keeps working afterwards. */
@@ -240,17 +320,25 @@ static void fault_recovers(const char *path, bool buffered, enum floe_io_fault f
 		for (int i = 0; i < N; i++)
 			CHECKF(req_correct(&reqs[i]), "%s fault %d req %d", kind_name(g_kinds[k]), (int)f, i);
 		CHECKF(reqs[1].n_retries > 0 && io->n_retries > 0, "%s fault %d retries %u/%llu",
-		       kind_name(g_kinds[k]), (int)f, reqs[1].n_retries,
-		       (unsigned long long)io->n_retries);
+		       kind_name(g_kinds[k]), (int)f, reqs[1].n_retries, (unsigned long long)io->n_retries);
 		CHECK(reqs[0].n_retries == 0);
 		floe_io_close(io);
 	}
 	floe_free_aligned(arena);
 }
 
-static void test_fault_short_read_resumes(void) { fault_recovers(g_path, false, FLOE_FAULT_SHORT); }
-static void test_fault_eintr_retries(void) { fault_recovers(g_path, false, FLOE_FAULT_EINTR); }
-static void test_fault_short_buffered(void) { fault_recovers(g_path, true, FLOE_FAULT_SHORT); }
+static void test_fault_short_read_resumes(void)
+{
+	fault_recovers(g_path, false, FLOE_FAULT_SHORT);
+}
+static void test_fault_eintr_retries(void)
+{
+	fault_recovers(g_path, false, FLOE_FAULT_EINTR);
+}
+static void test_fault_short_buffered(void)
+{
+	fault_recovers(g_path, true, FLOE_FAULT_SHORT);
+}
 
 static void test_buffered_by_request(void)
 {
@@ -287,9 +375,9 @@ static void check_buffered_fallback(struct floe_io *io)
 	REQUIRE(buf);
 	r.buf = buf + 1;
 	CHECK(!io->direct && io->refused && io->drop_cache);
-	CHECKF(strstr(floe_io_describe(io, desc, sizeof(desc)),
-		      "buffered (O_DIRECT refused by the filesystem)"),
-	       "%s", desc);
+	CHECKF(
+	    strstr(floe_io_describe(io, desc, sizeof(desc)), "buffered (O_DIRECT refused by the filesystem)"),
+	    "%s", desc);
 	CHECK(run_all(io, &r, 1) == 1);
 	CHECK(r.result == FLOE_OK && testfile_matches(r.buf, r.offset, r.len));
 	floe_free_aligned(buf);
@@ -393,6 +481,8 @@ int main(void)
 	}
 	RUN(test_backends_read_correct_bytes);
 	RUN(test_queue_deeper_than_depth);
+	RUN(test_reap_one_at_a_time);
+	RUN(test_low_priority_goes_last);
 	RUN(test_reap_with_nothing_outstanding_returns);
 	RUN(test_read_past_end_fails_cleanly);
 	RUN(test_fault_eio_fails_one_request_with_message);

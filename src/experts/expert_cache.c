@@ -9,14 +9,16 @@
  *
  * A slot is FREE (on the free list), LOADING (its reads in flight), READY
  * (resident) or FAILED (a read failed; kept until its holders release it,
- * then freed).  pins counts the refs holding it.  A READY slot with no pins
- * is evictable and belongs to the eviction policy; every other slot is out of
- * the policy's reach, which is how pinned and in-flight slots are never
- * evicted.
+ * then freed).  pins counts the refs holding it.  Only a READY slot with no
+ * pins is evictable: busy[slot] marks all the others for the policy, which is
+ * how pinned and in-flight slots are never evicted.
  *
- * Eviction policy: a small table of three functions (evict_policy) over the
- * evictable slots.  LRU keeps them in a list ordered by when they became
- * evictable (last release = end of last use) and evicts the oldest. */
+ * Eviction is the policy module's (evict.h, shared with the trace simulator
+ * so what `floe bench --policies` measures is what runs here): the cache
+ * reports every access (hit or fill) and every slot it empties, and asks it
+ * for a victim when the free list is empty.  Time for the policy is the
+ * request counter: a decode step makes one request per layer, so it advances
+ * like the simulator's token * n_layers + layer. */
 #include "experts/expert_cache.h"
 
 #include <stdlib.h>
@@ -28,45 +30,39 @@
 enum slot_state { SLOT_FREE = 0, SLOT_LOADING, SLOT_READY, SLOT_FAILED };
 
 struct slot {
-	int layer, expert;     /* resident key, -1 when free */
+	int layer, expert; /* resident key, -1 when free */
 	enum slot_state state;
-	int pins;              /* refs holding the slot */
-	int pending;           /* reads in flight */
-	int failed_part;       /* first part whose read failed, -1 if none */
-	bool unsubmitted;      /* claimed by the current request, reads not yet submitted */
-	int prev, next;        /* policy list (LRU) or free list (next only) */
+	int pins;	  /* refs holding the slot */
+	int pending;	  /* reads in flight */
+	int failed_part;  /* first part whose read failed, -1 if none */
+	bool unsubmitted; /* claimed by the current request, reads not yet submitted */
+	bool prefetched;  /* filled by prefetch, not yet asked for */
+	int next;	  /* free list */
 	const void *data[FLOE_EXPERT_PARTS];
 	struct floe_io_req reqs[FLOE_EXPERT_PARTS];
 };
 
-struct evict_policy {
-	const char *name;
-	/* slot became evictable (READY, no pins) */
-	void (*add)(struct floe_expert_cache *c, int slot);
-	/* an evictable slot was pinned again */
-	void (*remove)(struct floe_expert_cache *c, int slot);
-	/* take an evictable slot out of the policy; -1 if there is none */
-	int (*victim)(struct floe_expert_cache *c);
-};
-
 struct floe_expert_cache {
 	const struct floe_expert_index *idx; /* borrowed */
-	struct floe_io *io;                  /* borrowed */
-	const struct evict_policy *policy;
+	struct floe_io *io;		     /* borrowed */
+	struct floe_evict *policy;	     /* owned */
+	uint8_t *busy;			     /* [n_slots]: not evictable (pinned, loading, failed, free) */
+	uint64_t clock;			     /* requests so far: the policy's time */
 	int n_slots;
-	unsigned char *arena; /* n_slots * slot_bytes, FLOE_IO_ALIGN aligned */
-	struct slot *slots;   /* [n_slots] */
-	int32_t *map;         /* [n_layers * n_experts]: slot or -1 */
-	int free_head;        /* free list through slot.next, -1 = empty */
-	int lru_head;         /* most recently released evictable slot */
-	int lru_tail;         /* least recently released: the next victim */
+	unsigned char *arena;	    /* n_slots * slot_bytes, FLOE_IO_ALIGN aligned */
+	struct slot *slots;	    /* [n_slots] */
+	int32_t *map;		    /* [n_layers * n_experts]: slot or -1 */
+	int free_head;		    /* free list through slot.next, -1 = empty */
 	struct floe_io_req **batch; /* [n_slots * FLOE_EXPERT_PARTS] */
 	struct floe_cache_stats stats;
 };
 
 /* ---- Index ------------------------------------------------------------ */
 
-static uint64_t align_down(uint64_t x) { return x - x % FLOE_IO_ALIGN; }
+static uint64_t align_down(uint64_t x)
+{
+	return x - x % FLOE_IO_ALIGN;
+}
 
 /* Bytes of the aligned superset of [off, off + bytes). */
 static uint64_t superset_len(uint64_t off, uint64_t bytes)
@@ -87,8 +83,7 @@ static int check_slice(const struct floe_expert_slice *s, int layer, int part, i
 				 "expert index: layer %d part %d stride %llu < bytes %llu (experts overlap)",
 				 layer, part, (unsigned long long)s->stride, (unsigned long long)s->bytes);
 	if (!floe_mul_u64(s->stride, (uint64_t)(n_experts - 1), &span) ||
-	    !floe_add_u64(span, s->bytes, &span) || !floe_add_u64(s->offset, span, &end) ||
-	    end > file_size)
+	    !floe_add_u64(span, s->bytes, &span) || !floe_add_u64(s->offset, span, &end) || end > file_size)
 		return floe_fail(err, FLOE_EFORMAT,
 				 "expert index: layer %d part %d (offset %llu, stride %llu, bytes %llu, "
 				 "%d experts) ends past the end of the file (%llu bytes)",
@@ -151,57 +146,19 @@ void floe_expert_index_free(struct floe_expert_index *idx)
 	memset(idx, 0, sizeof(*idx));
 }
 
-/* ---- LRU policy -------------------------------------------------------- */
-
-static void lru_unlink(struct floe_expert_cache *c, int s)
-{
-	struct slot *sl = &c->slots[s];
-
-	if (sl->prev >= 0)
-		c->slots[sl->prev].next = sl->next;
-	else
-		c->lru_head = sl->next;
-	if (sl->next >= 0)
-		c->slots[sl->next].prev = sl->prev;
-	else
-		c->lru_tail = sl->prev;
-	sl->prev = sl->next = -1;
-}
-
-static void lru_add(struct floe_expert_cache *c, int s)
-{
-	struct slot *sl = &c->slots[s];
-
-	sl->prev = -1;
-	sl->next = c->lru_head;
-	if (c->lru_head >= 0)
-		c->slots[c->lru_head].prev = s;
-	else
-		c->lru_tail = s;
-	c->lru_head = s;
-}
-
-static int lru_victim(struct floe_expert_cache *c)
-{
-	int s = c->lru_tail;
-
-	if (s >= 0)
-		lru_unlink(c, s);
-	return s;
-}
-
-static const struct evict_policy lru_policy = {
-	.name = "lru",
-	.add = lru_add,
-	.remove = lru_unlink,
-	.victim = lru_victim,
-};
-
 /* ---- Slots --------------------------------------------------------------- */
 
 static int32_t *map_at(struct floe_expert_cache *c, int layer, int expert)
 {
 	return &c->map[(size_t)layer * (size_t)c->idx->n_experts + (size_t)expert];
+}
+
+/* Tell the policy whether the slot may be evicted now. */
+static void slot_update_busy(struct floe_expert_cache *c, int s)
+{
+	const struct slot *sl = &c->slots[s];
+
+	c->busy[s] = !(sl->state == SLOT_READY && sl->pins == 0);
 }
 
 static void free_push(struct floe_expert_cache *c, int s)
@@ -210,9 +167,10 @@ static void free_push(struct floe_expert_cache *c, int s)
 
 	sl->state = SLOT_FREE;
 	sl->layer = sl->expert = -1;
-	sl->prev = -1;
 	sl->next = c->free_head;
 	c->free_head = s;
+	c->busy[s] = 1;
+	floe_evict_forget(c->policy, (uint32_t)s);
 }
 
 /* Forget a slot's key so new requests for that expert miss. */
@@ -237,8 +195,9 @@ static bool unpinned_in_flight(const struct floe_expert_cache *c)
 }
 
 /* A free slot, or the policy's victim evicted, into *out; FLOE_EBUDGET if
- * every slot is pinned.  Slots released while in flight are waited for. */
-static int slot_take(struct floe_expert_cache *c, int *out, struct floe_err *err)
+ * every slot is pinned.  Slots released while in flight are waited for if
+ * may_wait, else FLOE_EBUDGET. */
+static int slot_take(struct floe_expert_cache *c, int layer, bool may_wait, int *out, struct floe_err *err)
 {
 	int s;
 
@@ -250,15 +209,16 @@ static int slot_take(struct floe_expert_cache *c, int *out, struct floe_err *err
 			*out = s;
 			return FLOE_OK;
 		}
-		s = c->policy->victim(c);
+		s = floe_evict_victim(c->policy, (uint32_t)layer, c->clock, c->busy);
 		if (s >= 0)
 			break;
-		if (!unpinned_in_flight(c))
+		if (!may_wait || !unpinned_in_flight(c))
 			return FLOE_EBUDGET;
 		int st = reap_some(c, err);
 		if (st < 0)
 			return st;
 	}
+	FLOE_ASSERT(c->slots[s].state == SLOT_READY && c->slots[s].pins == 0);
 	slot_unmap(c, s);
 	c->stats.evictions++;
 	*out = s;
@@ -284,6 +244,7 @@ static void slot_prepare(struct floe_expert_cache *c, int s, int layer, int e)
 		r->user = (uint64_t)s * FLOE_EXPERT_PARTS + (uint64_t)p;
 		r->result = FLOE_OK;
 		r->fault = 0;
+		r->low_prio = false;
 		sl->data[p] = base + cursor + (off - r->offset);
 		cursor += r->len;
 	}
@@ -294,15 +255,16 @@ static void slot_prepare(struct floe_expert_cache *c, int s, int layer, int e)
 	sl->pending = 0;
 	sl->failed_part = -1;
 	sl->unsubmitted = true;
+	sl->prefetched = false;
+	c->busy[s] = 1;
 	*map_at(c, layer, e) = s;
+	floe_evict_access(c->policy, (uint32_t)s, (uint32_t)layer, c->clock, true);
 }
 
 static void slot_pin(struct floe_expert_cache *c, int s)
 {
-	struct slot *sl = &c->slots[s];
-
-	if (sl->pins++ == 0 && sl->state == SLOT_READY)
-		c->policy->remove(c, s);
+	c->slots[s].pins++;
+	c->busy[s] = 1;
 }
 
 /* Drop one pin; the last one makes a resident slot evictable and frees a
@@ -314,10 +276,10 @@ static void slot_unpin(struct floe_expert_cache *c, int s)
 	FLOE_ASSERT(sl->pins > 0);
 	if (--sl->pins > 0)
 		return;
-	if (sl->state == SLOT_READY)
-		c->policy->add(c, s);
-	else if (sl->state == SLOT_FAILED)
+	if (sl->state == SLOT_FAILED)
 		free_push(c, s);
+	else
+		slot_update_busy(c, s);
 }
 
 /* One read of a slot landed. */
@@ -343,8 +305,7 @@ static void on_complete(struct floe_expert_cache *c, struct floe_io_req *req)
 		return;
 	}
 	sl->state = SLOT_READY;
-	if (sl->pins == 0)
-		c->policy->add(c, s);
+	slot_update_busy(c, s);
 }
 
 /* Block until at least one read completes and account for what landed. */
@@ -374,13 +335,11 @@ int floe_cache_create(const struct floe_expert_index *idx, struct floe_io *io,
 	struct floe_expert_cache *c;
 	uint64_t arena_bytes;
 	size_t n_keys;
+	int st;
 
 	*out = NULL;
 	if (!idx || !idx->parts || !io || !params)
 		return floe_fail(err, FLOE_EARG, "expert cache: missing index, io or params");
-	if (params->policy != FLOE_EVICT_LRU)
-		return floe_fail(err, FLOE_EARG, "expert cache: unknown eviction policy %d",
-				 (int)params->policy);
 	if (params->n_slots < 1 || params->n_slots > (1u << 24))
 		return floe_fail(err, FLOE_EARG, "expert cache: %llu slots out of range [1, %u]",
 				 (unsigned long long)params->n_slots, 1u << 24);
@@ -392,21 +351,27 @@ int floe_cache_create(const struct floe_expert_index *idx, struct floe_io *io,
 		return floe_fail(err, FLOE_ENOMEM, "out of memory for the expert cache");
 	c->idx = idx;
 	c->io = io;
-	c->policy = &lru_policy;
 	c->n_slots = (int)params->n_slots;
 	n_keys = (size_t)idx->n_layers * (size_t)idx->n_experts;
 	c->arena = floe_alloc_aligned((size_t)arena_bytes);
 	c->slots = calloc((size_t)c->n_slots, sizeof(*c->slots));
 	c->map = malloc(n_keys * sizeof(*c->map));
 	c->batch = malloc((size_t)c->n_slots * FLOE_EXPERT_PARTS * sizeof(*c->batch));
-	if (!c->arena || !c->slots || !c->map || !c->batch) {
+	c->busy = malloc((size_t)c->n_slots);
+	if (!c->arena || !c->slots || !c->map || !c->batch || !c->busy) {
 		floe_cache_destroy(c);
 		return floe_fail(err, FLOE_ENOMEM, "out of memory for an expert cache of %llu bytes",
 				 (unsigned long long)arena_bytes);
 	}
+	st =
+	    floe_evict_create(params->policy, (uint32_t)c->n_slots, (uint32_t)idx->n_layers, &c->policy, err);
+	if (st < 0) {
+		floe_cache_destroy(c);
+		return floe_fail_prefix(err, "expert cache: ");
+	}
 	for (size_t i = 0; i < n_keys; i++)
 		c->map[i] = -1;
-	c->free_head = c->lru_head = c->lru_tail = -1;
+	c->free_head = -1;
 	for (int s = c->n_slots - 1; s >= 0; s--)
 		free_push(c, s);
 	*out = c;
@@ -425,6 +390,8 @@ void floe_cache_destroy(struct floe_expert_cache *c)
 				break;
 		}
 	}
+	floe_evict_destroy(c->policy);
+	free(c->busy);
 	free(c->batch);
 	free(c->map);
 	free(c->slots);
@@ -432,14 +399,18 @@ void floe_cache_destroy(struct floe_expert_cache *c)
 	free(c);
 }
 
-/* Undo refs[0..n) of a request that cannot be completed: unpin them, and
- * give back the slots it claimed (no reads were submitted yet). */
+/* Undo the pinned refs among refs[0..n) of a request that cannot be
+ * completed: unpin them, and give back the slots it claimed (no reads were
+ * submitted yet). */
 static void request_rollback(struct floe_expert_cache *c, struct floe_expert_ref *refs, int n)
 {
 	for (int i = n - 1; i >= 0; i--) {
 		int s = refs[i].slot;
-		struct slot *sl = &c->slots[s];
+		struct slot *sl;
 
+		if (s < 0)
+			continue;
+		sl = &c->slots[s];
 		refs[i].slot = -1;
 		if (sl->unsubmitted) {
 			if (--sl->pins == 0) {
@@ -451,6 +422,23 @@ static void request_rollback(struct floe_expert_cache *c, struct floe_expert_ref
 		}
 		slot_unpin(c, s);
 	}
+}
+
+/* The ref's expert is resident or in flight: pin it, never read twice. */
+static void ref_hit(struct floe_expert_cache *c, struct floe_expert_ref *ref)
+{
+	int s = *map_at(c, ref->layer, ref->expert);
+
+	floe_evict_access(c->policy, (uint32_t)s, (uint32_t)ref->layer, c->clock, false);
+	ref->slot = s;
+	ref->hit = true;
+	slot_pin(c, s);
+	if (c->slots[s].prefetched) {
+		c->slots[s].prefetched = false;
+		c->stats.prefetch_hits++;
+	}
+	c->stats.hits++;
+	c->stats.requests++;
 }
 
 static void ref_init(struct floe_expert_ref *ref, int layer, int expert)
@@ -475,31 +463,35 @@ int floe_cache_request(struct floe_expert_cache *c, int layer, const int *expert
 		if (experts[i] < 0 || experts[i] >= c->idx->n_experts)
 			return floe_fail(err, FLOE_EARG, "expert cache: expert %d of %d out of range",
 					 experts[i], c->idx->n_experts);
+	c->clock++;
+	/* Hits first, so a miss never evicts an expert this request uses. */
 	for (int i = 0; i < n; i++) {
-		int s = *map_at(c, layer, experts[i]);
-
 		ref_init(&refs[i], layer, experts[i]);
-		if (s >= 0) {
-			/* Resident or in flight: pin it, never read twice. */
-			refs[i].hit = true;
-			c->stats.hits++;
-			c->stats.requests++;
-		} else {
-			st = slot_take(c, &s, err);
-			if (st == FLOE_EBUDGET)
-				floe_fail(err, st,
-					  "expert cache: all %d slots are pinned; layer %d needs more "
-					  "(expert %d, %d of %d in this request)",
-					  c->n_slots, layer, experts[i], i + 1, n);
-			if (st < 0) {
-				request_rollback(c, refs, i);
-				return st;
-			}
-			slot_prepare(c, s, layer, experts[i]);
-			c->stats.misses++;
-			c->stats.requests++;
-			n_claimed++;
+		if (*map_at(c, layer, experts[i]) >= 0)
+			ref_hit(c, &refs[i]);
+	}
+	for (int i = 0; i < n; i++) {
+		int s;
+		if (refs[i].slot >= 0)
+			continue;
+		if (*map_at(c, layer, experts[i]) >= 0) {
+			ref_hit(c, &refs[i]); /* claimed earlier in this loop */
+			continue;
 		}
+		st = slot_take(c, layer, true, &s, err);
+		if (st == FLOE_EBUDGET)
+			floe_fail(err, st,
+				  "expert cache: all %d slots are pinned; layer %d needs more "
+				  "(expert %d, %d experts in this request)",
+				  c->n_slots, layer, experts[i], n);
+		if (st < 0) {
+			request_rollback(c, refs, n);
+			return st;
+		}
+		slot_prepare(c, s, layer, experts[i]);
+		c->stats.misses++;
+		c->stats.requests++;
+		n_claimed++;
 		refs[i].slot = s;
 		slot_pin(c, s);
 	}
@@ -528,6 +520,51 @@ int floe_cache_request(struct floe_expert_cache *c, int layer, const int *expert
 		return st;
 	}
 	return FLOE_OK;
+}
+
+int floe_cache_prefetch(struct floe_expert_cache *c, int layer, const int *experts, int n,
+			struct floe_err *err)
+{
+	int n_batch = 0, started = 0, st;
+
+	if (layer < 0 || layer >= c->idx->n_layers || n < 0)
+		return floe_fail(err, FLOE_EARG, "expert cache: prefetch layer %d of %d (n %d) out of range",
+				 layer, c->idx->n_layers, n);
+	for (int i = 0; i < n; i++) {
+		struct slot *sl;
+		int s;
+		if (experts[i] < 0 || experts[i] >= c->idx->n_experts)
+			return floe_fail(err, FLOE_EARG, "expert cache: prefetch of expert %d of %d",
+					 experts[i], c->idx->n_experts);
+		if (*map_at(c, layer, experts[i]) >= 0)
+			continue; /* resident or in flight */
+		if (slot_take(c, layer, false, &s, err) < 0)
+			break; /* no spare slot: a guess never waits or fails */
+		slot_prepare(c, s, layer, experts[i]);
+		sl = &c->slots[s];
+		sl->unsubmitted = false;
+		sl->prefetched = true;
+		sl->pending = FLOE_EXPERT_PARTS;
+		for (int p = 0; p < FLOE_EXPERT_PARTS; p++) {
+			sl->reqs[p].low_prio = true;
+			c->batch[n_batch++] = &sl->reqs[p];
+		}
+		started++;
+	}
+	if (n_batch == 0)
+		return 0;
+	st = floe_io_submit(c->io, c->batch, n_batch, err);
+	if (st < 0) {
+		for (int i = 0; i < n_batch; i += FLOE_EXPERT_PARTS) {
+			int s = (int)(c->batch[i]->user / FLOE_EXPERT_PARTS);
+			slot_unmap(c, s);
+			free_push(c, s);
+		}
+		return st;
+	}
+	c->stats.reads += (uint64_t)n_batch;
+	c->stats.prefetches += (uint64_t)started;
+	return started;
 }
 
 /* After a slot stopped loading: fill the ref, or report the failed read. */
@@ -566,7 +603,8 @@ int floe_cache_wait_any(struct floe_expert_cache *c, struct floe_expert_ref *ref
 			if (ready[i])
 				continue;
 			if (refs[i].slot < 0 || refs[i].slot >= c->n_slots)
-				return floe_fail(err, FLOE_EARG, "expert cache: wait on a released ref %d", i);
+				return floe_fail(err, FLOE_EARG, "expert cache: wait on a released ref %d",
+						 i);
 			if (c->slots[refs[i].slot].state == SLOT_LOADING) {
 				waiting = true;
 				continue;
@@ -605,6 +643,12 @@ bool floe_cache_resident(const struct floe_expert_cache *c, int layer, int exper
 	return s >= 0 && c->slots[s].state == SLOT_READY;
 }
 
-const struct floe_cache_stats *floe_cache_stats(const struct floe_expert_cache *c) { return &c->stats; }
+const struct floe_cache_stats *floe_cache_stats(const struct floe_expert_cache *c)
+{
+	return &c->stats;
+}
 
-uint64_t floe_cache_slots(const struct floe_expert_cache *c) { return (uint64_t)c->n_slots; }
+uint64_t floe_cache_slots(const struct floe_expert_cache *c)
+{
+	return (uint64_t)c->n_slots;
+}

@@ -79,8 +79,7 @@ int floe_io_refuse_direct(struct floe_io *io, struct floe_err *err)
 	if (io->fd >= 0)
 		close(io->fd);
 	io->fd = -1;
-	floe_info("io: %s: O_DIRECT refused by the filesystem, using buffered reads + DONTNEED\n",
-		  io->path);
+	floe_info("io: %s: O_DIRECT refused by the filesystem, using buffered reads + DONTNEED\n", io->path);
 	io->refused = true;
 	io->drop_cache = true;
 	return open_buffered(io, io->path, err);
@@ -157,7 +156,7 @@ void floe_io_close(struct floe_io *io)
 
 const char *floe_io_describe(const struct floe_io *io, char *buf, int buflen)
 {
-	const char *mode = io->direct    ? "O_DIRECT"
+	const char *mode = io->direct	 ? "O_DIRECT"
 			   : io->refused ? "buffered (O_DIRECT refused by the filesystem)"
 					 : "buffered (page cache by request)";
 
@@ -171,8 +170,7 @@ int floe_io_submit(struct floe_io *io, struct floe_io_req **reqs, int n, struct 
 	return io->ops->submit(io, reqs, n, err);
 }
 
-int floe_io_reap(struct floe_io *io, struct floe_io_req **done, int max, int min_done,
-		 struct floe_err *err)
+int floe_io_reap(struct floe_io *io, struct floe_io_req **done, int max, int min_done, struct floe_err *err)
 {
 	return io->ops->reap(io, done, max, min_done, err);
 }
@@ -221,16 +219,18 @@ static enum floe_io_step req_complete(const struct floe_io *io, struct floe_io_r
 
 static bool misaligned(const struct floe_io_req *req)
 {
-	return req->offset % FLOE_IO_ALIGN || req->len % FLOE_IO_ALIGN ||
-	       (uintptr_t)req->buf % FLOE_IO_ALIGN;
+	return req->offset % FLOE_IO_ALIGN || req->len % FLOE_IO_ALIGN || (uintptr_t)req->buf % FLOE_IO_ALIGN;
 }
 
-enum floe_io_step floe_io_attempt_begin(const struct floe_io *io, struct floe_io_req *req,
-					uint64_t *off, uint64_t *len, void **buf)
+enum floe_io_step floe_io_attempt_begin(const struct floe_io *io, struct floe_io_req *req, uint64_t *off,
+					uint64_t *len, void **buf)
 {
 	uint64_t rest;
 	int fault = req->fault;
 
+	/* An armed fault acts on the first attempt only, so the retry that
+	 * follows is a real read through the backend. */
+	req->fault = 0;
 	if (req->done == 0 && req->n_retries == 0) {
 		if (req->len == 0)
 			return req_complete(io, req);
@@ -239,9 +239,6 @@ enum floe_io_step floe_io_attempt_begin(const struct floe_io *io, struct floe_io
 		if (io->direct && misaligned(req))
 			return req_fail(req, FLOE_IO_WHY_ALIGN, EINVAL);
 	}
-	/* An armed fault acts on the first attempt only, so the retry that
-	 * follows is a real read through the backend. */
-	req->fault = 0;
 	if (fault == FLOE_FAULT_EIO || fault == FLOE_FAULT_EINTR) {
 		int e = fault == FLOE_FAULT_EIO ? EIO : EINTR;
 		if (floe_io_attempt_end(io, req, -e) == FLOE_IO_STEP_DONE)
@@ -317,10 +314,9 @@ int floe_io_req_error(const struct floe_io *io, const struct floe_io_req *req, s
 
 	switch (req->why) {
 	case FLOE_IO_WHY_ERRNO:
-		return floe_fail(err, req->result,
-				 "read of %s at offset %llu (len %llu) failed: %s (errno %d)", io->path,
-				 (unsigned long long)req->offset, (unsigned long long)req->len,
-				 strerror(e), e);
+		return floe_fail(
+		    err, req->result, "read of %s at offset %llu (len %llu) failed: %s (errno %d)", io->path,
+		    (unsigned long long)req->offset, (unsigned long long)req->len, strerror(e), e);
 	case FLOE_IO_WHY_AGAIN:
 		if (e == 0)
 			return floe_fail(err, req->result,
@@ -328,10 +324,11 @@ int floe_io_req_error(const struct floe_io *io, const struct floe_io_req *req, s
 					 "short reads",
 					 io->path, (unsigned long long)req->offset,
 					 (unsigned long long)req->len, FLOE_IO_MAX_AGAIN + 1);
-		return floe_fail(err, req->result,
-				 "read of %s at offset %llu (len %llu) failed: %s (errno %d) %d times in a row",
-				 io->path, (unsigned long long)req->offset, (unsigned long long)req->len,
-				 strerror(e), e, FLOE_IO_MAX_AGAIN + 1);
+		return floe_fail(
+		    err, req->result,
+		    "read of %s at offset %llu (len %llu) failed: %s (errno %d) %d times in a row", io->path,
+		    (unsigned long long)req->offset, (unsigned long long)req->len, strerror(e), e,
+		    FLOE_IO_MAX_AGAIN + 1);
 	case FLOE_IO_WHY_EOF:
 		return floe_fail(err, req->result,
 				 "read of %s at offset %llu (len %llu) failed: end of file after %llu bytes "

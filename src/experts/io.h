@@ -35,26 +35,27 @@
 #define FLOE_IO_ALIGN 4096
 
 enum floe_io_kind {
-	FLOE_IO_AUTO = 0,  /* io_uring if it works here, else pread */
+	FLOE_IO_AUTO = 0, /* io_uring if it works here, else pread */
 	FLOE_IO_URING = 1,
 	FLOE_IO_PREAD = 2,
 };
 
 struct floe_io_req {
 	uint64_t offset; /* file offset */
-	uint64_t len;    /* bytes */
-	void *buf;       /* destination, len bytes */
-	uint64_t user;   /* caller's cookie, untouched */
-	int result;      /* on completion: FLOE_OK or negative status */
+	uint64_t len;	 /* bytes */
+	void *buf;	 /* destination, len bytes */
+	uint64_t user;	 /* caller's cookie, untouched */
+	bool low_prio;	 /* queued behind normal requests (prefetch) */
+	int result;	 /* on completion: FLOE_OK or negative status */
 	/* Private to the backends (io.c's retry rules): */
-	uint64_t done;               /* bytes in place so far */
-	uint64_t attempt;            /* length asked of the current attempt */
-	struct floe_io_req *next;    /* backend queues (intrusive, no allocation) */
-	uint32_t n_retries;          /* attempts resumed or retried */
-	uint16_t n_again;            /* EINTR/EAGAIN in a row */
-	uint8_t fault;               /* enum floe_io_fault armed by io_fault.c, 0 = none */
-	uint8_t why;                 /* enum floe_io_why: why the request failed */
-	int err_no;                  /* errno of the failure */
+	uint64_t done;		  /* bytes in place so far */
+	uint64_t attempt;	  /* length asked of the current attempt */
+	struct floe_io_req *next; /* backend queues (intrusive, no allocation) */
+	uint32_t n_retries;	  /* attempts resumed or retried */
+	uint16_t n_again;	  /* EINTR/EAGAIN in a row */
+	uint8_t fault;		  /* enum floe_io_fault armed by io_fault.c, 0 = none */
+	uint8_t why;		  /* enum floe_io_why: why the request failed */
+	int err_no;		  /* errno of the failure */
 };
 
 struct floe_io;
@@ -77,11 +78,11 @@ struct floe_io_ops {
 struct floe_io {
 	const struct floe_io_ops *ops;
 	char path[256];
-	int fd;          /* -1 for wrappers */
-	bool direct;     /* O_DIRECT in effect */
-	bool refused;    /* O_DIRECT was refused by the filesystem: buffered + DONTNEED */
+	int fd;		 /* -1 for wrappers */
+	bool direct;	 /* O_DIRECT in effect */
+	bool refused;	 /* O_DIRECT was refused by the filesystem: buffered + DONTNEED */
 	bool drop_cache; /* posix_fadvise(DONTNEED) each completed range */
-	int queue_depth; /* max requests in flight */
+	int queue_depth; /* max reads in flight (pread: its threads, at most 8) */
 	uint64_t file_size;
 	/* statistics, updated by the backend */
 	uint64_t n_reads;
@@ -96,7 +97,7 @@ struct floe_io {
 struct floe_io_params {
 	enum floe_io_kind kind;
 	int queue_depth; /* 0 = default (16) */
-	bool buffered;   /* true: do not even try O_DIRECT (page-cache tier) */
+	bool buffered;	 /* true: do not even try O_DIRECT (page-cache tier) */
 };
 
 /* Open path for reading with the chosen backend.  Owner closes with
@@ -111,8 +112,7 @@ const char *floe_io_describe(const struct floe_io *io, char *buf, int buflen);
 /* Submit n requests / reap completions through io->ops (see struct
  * floe_io_ops). */
 int floe_io_submit(struct floe_io *io, struct floe_io_req **reqs, int n, struct floe_err *err);
-int floe_io_reap(struct floe_io *io, struct floe_io_req **done, int max, int min_done,
-		 struct floe_err *err);
+int floe_io_reap(struct floe_io *io, struct floe_io_req **done, int max, int min_done, struct floe_err *err);
 
 /* The message of a failed request (req->result < 0) into err; returns
  * req->result. */
@@ -134,16 +134,16 @@ int floe_io_fault_wrap(struct floe_io *inner, enum floe_io_fault kind, uint64_t 
 /* ---- For the backends (io.c) ---------------------------------------- */
 
 #define FLOE_IO_DEFAULT_DEPTH 16
-#define FLOE_IO_MAX_AGAIN     16 /* EINTR/EAGAIN retries in a row before failing */
+#define FLOE_IO_MAX_AGAIN     16	 /* EINTR/EAGAIN retries in a row before failing */
 #define FLOE_IO_MAX_ATTEMPT   (1u << 30) /* longest single read syscall */
 
 enum floe_io_why {
 	FLOE_IO_WHY_NONE = 0,
-	FLOE_IO_WHY_ERRNO,   /* the read failed with err_no */
-	FLOE_IO_WHY_EOF,     /* end of file before the file's size at open */
-	FLOE_IO_WHY_AGAIN,   /* too many EINTR/EAGAIN in a row */
-	FLOE_IO_WHY_RANGE,   /* request starts at or past the end of the file */
-	FLOE_IO_WHY_ALIGN,   /* offset/len/buf not aligned under O_DIRECT */
+	FLOE_IO_WHY_ERRNO, /* the read failed with err_no */
+	FLOE_IO_WHY_EOF,   /* end of file before the file's size at open */
+	FLOE_IO_WHY_AGAIN, /* too many EINTR/EAGAIN in a row */
+	FLOE_IO_WHY_RANGE, /* request starts at or past the end of the file */
+	FLOE_IO_WHY_ALIGN, /* offset/len/buf not aligned under O_DIRECT */
 };
 
 enum floe_io_step {
@@ -160,8 +160,8 @@ enum floe_io_step {
  * FLOE_IO_STEP_DONE means the request is complete.  Both only touch req, so
  * worker threads may call them; floe_io_finish (on the reaping thread)
  * updates io's statistics and error and drops the page cache when asked. */
-enum floe_io_step floe_io_attempt_begin(const struct floe_io *io, struct floe_io_req *req,
-					uint64_t *off, uint64_t *len, void **buf);
+enum floe_io_step floe_io_attempt_begin(const struct floe_io *io, struct floe_io_req *req, uint64_t *off,
+					uint64_t *len, void **buf);
 enum floe_io_step floe_io_attempt_end(const struct floe_io *io, struct floe_io_req *req, int64_t res);
 void floe_io_finish(struct floe_io *io, struct floe_io_req *req);
 /* Reset a request's private fields before its first attempt. */

@@ -64,10 +64,10 @@ static void fault_close(struct floe_io *io)
 }
 
 static const struct floe_io_ops fault_ops = {
-	.name = "fault",
-	.submit = fault_submit,
-	.reap = fault_reap,
-	.close = fault_close,
+    .name = "fault",
+    .submit = fault_submit,
+    .reap = fault_reap,
+    .close = fault_close,
 };
 
 static const char *fault_name(enum floe_io_fault kind)
@@ -104,8 +104,8 @@ int floe_io_fault_wrap(struct floe_io *inner, enum floe_io_fault kind, uint64_t 
 	f->io = *inner; /* path, mode, depth, size, statistics */
 	f->io.ops = &fault_ops;
 	f->io.fd = -1;
-	snprintf(f->io.note, sizeof(f->io.note), "%s at request %llu injected over %s",
-		 fault_name(kind), (unsigned long long)fault_at, inner->ops->name);
+	snprintf(f->io.note, sizeof(f->io.note), "%s at request %llu injected over %s", fault_name(kind),
+		 (unsigned long long)fault_at, inner->ops->name);
 	*out = &f->io;
 	return FLOE_OK;
 }

@@ -3,7 +3,8 @@
  * Used when io_uring is unavailable (old kernels, containers that forbid it)
  * or asked for.  The threads are started at open and live until close;
  * requests travel through two intrusive lists (req->next) guarded by one
- * mutex, so a read allocates nothing and creates no thread.  A worker takes a
+ * mutex, so a read allocates nothing and creates no thread.  Workers take
+ * normal requests before low-priority ones (prefetch).  A worker takes a
  * request, runs the shared retry rules (io.c) around pread until the request
  * is complete, and moves it to the completion list; the reaping thread waits
  * on a condition variable for it and does the bookkeeping (floe_io_finish). */
@@ -24,11 +25,11 @@ struct req_list {
 struct io_pread {
 	struct floe_io io; /* first: the common header */
 	pthread_mutex_t lock;
-	pthread_cond_t work;     /* queue gained a request, or stop */
-	pthread_cond_t complete; /* done gained a request */
-	struct req_list queue;   /* submitted, not yet taken by a worker */
-	struct req_list done;    /* complete, not yet reaped */
-	int outstanding;         /* submitted and not yet reaped */
+	pthread_cond_t work;	  /* queue gained a request, or stop */
+	pthread_cond_t complete;  /* done gained a request */
+	struct req_list queue[2]; /* submitted, not yet taken by a worker: [low_prio] */
+	struct req_list done;	  /* complete, not yet reaped */
+	int outstanding;	  /* submitted and not yet reaped */
 	bool stop;
 	int n_threads;
 	pthread_t threads[PREAD_MAX_THREADS];
@@ -65,8 +66,7 @@ static void read_request(const struct floe_io *io, struct floe_io_req *req)
 
 	while (floe_io_attempt_begin(io, req, &off, &len, &buf) == FLOE_IO_STEP_READ) {
 		ssize_t r = pread(io->fd, buf, (size_t)len, (off_t)off);
-		if (floe_io_attempt_end(io, req, r < 0 ? -(int64_t)errno : (int64_t)r) ==
-		    FLOE_IO_STEP_DONE)
+		if (floe_io_attempt_end(io, req, r < 0 ? -(int64_t)errno : (int64_t)r) == FLOE_IO_STEP_DONE)
 			break;
 	}
 }
@@ -78,11 +78,13 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		struct floe_io_req *req;
-		while (!p->stop && !p->queue.head)
+		while (!p->stop && !p->queue[0].head && !p->queue[1].head)
 			pthread_cond_wait(&p->work, &p->lock);
 		if (p->stop)
 			break;
-		req = list_pop(&p->queue);
+		req = list_pop(&p->queue[0]);
+		if (!req)
+			req = list_pop(&p->queue[1]);
 		pthread_mutex_unlock(&p->lock);
 		read_request(&p->io, req);
 		pthread_mutex_lock(&p->lock);
@@ -102,7 +104,7 @@ static int pread_submit(struct floe_io *io, struct floe_io_req **reqs, int n, st
 		floe_io_req_start(reqs[i]);
 	pthread_mutex_lock(&p->lock);
 	for (int i = 0; i < n; i++)
-		list_push(&p->queue, reqs[i]);
+		list_push(&p->queue[reqs[i]->low_prio ? 1 : 0], reqs[i]);
 	p->outstanding += n;
 	if (n == 1)
 		pthread_cond_signal(&p->work);
@@ -163,10 +165,10 @@ static void pread_close(struct floe_io *io)
 }
 
 static const struct floe_io_ops pread_ops = {
-	.name = "pread",
-	.submit = pread_submit,
-	.reap = pread_reap,
-	.close = pread_close,
+    .name = "pread",
+    .submit = pread_submit,
+    .reap = pread_reap,
+    .close = pread_close,
 };
 
 int floe_io_pread_open(const char *path, const struct floe_io_params *params, struct floe_io **out,
@@ -187,7 +189,10 @@ int floe_io_pread_open(const char *path, const struct floe_io_params *params, st
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->complete, NULL);
+	/* One thread per read in flight, capped: past a few, threads add
+	 * switching, not bandwidth (io_uring is the deep-queue path). */
 	want = p->io.queue_depth < PREAD_MAX_THREADS ? p->io.queue_depth : PREAD_MAX_THREADS;
+	p->io.queue_depth = want;
 	for (int i = 0; i < want; i++) {
 		int e = pthread_create(&p->threads[i], NULL, worker_main, p);
 		if (e != 0) {

@@ -167,8 +167,8 @@ static float fit_affine(const float *x, int n, int nmax, float *mn_out)
 	best_scale = (mx - mn) / nmax;
 	best_min = mn;
 	for (int i = 0; i < n; i++) {
-		float diff = best_scale * clampi(floe_nearest_int((x[i] - mn) / best_scale), 0, nmax) +
-			     mn - x[i];
+		float diff =
+		    best_scale * clampi(floe_nearest_int((x[i] - mn) / best_scale), 0, nmax) + mn - x[i];
 		best_err += diff * diff;
 	}
 	for (int is = 0; is <= NSTEP; is++) {
@@ -244,16 +244,14 @@ static void pack_2bit(const uint8_t *L, uint8_t *qs)
 	for (int h = 0; h < 2; h++)
 		for (int l = 0; l < 32; l++)
 			qs[32 * h + l] = (uint8_t)(L[128 * h + l] | (L[128 * h + l + 32] << 2) |
-						   (L[128 * h + l + 64] << 4) |
-						   (L[128 * h + l + 96] << 6));
+						   (L[128 * h + l + 64] << 4) | (L[128 * h + l + 96] << 6));
 }
 
 /* Affine super-block: per-sub-block (scale, min) pairs quantized to nbits
  * against d = max_scale / smax and dmin = max_min / smax.  Writes the stored
  * integer scales/mins and the f16 d/dmin; L requantized with them. */
-static void quantize_affine_block(const float *x, int sub, int nsub, int nmax, int smax,
-				  uint8_t *ls, uint8_t *lm, uint16_t *d16, uint16_t *dmin16,
-				  uint8_t *L)
+static void quantize_affine_block(const float *x, int sub, int nsub, int nmax, int smax, uint8_t *ls,
+				  uint8_t *lm, uint16_t *d16, uint16_t *dmin16, uint8_t *L)
 {
 	float scales[16], mins[16], max_scale = 0, max_min = 0;
 
@@ -344,8 +342,7 @@ static void quantize_q5_K(const float *x, void *dst, int64_t n)
 /* Symmetric super-block: per-16 scales quantized to signed integers in
  * [-smax, smax-1] against d = -max_scale/smax (the signed largest scale maps
  * to -smax); L requantized in [-nmax, nmax-1] with the stored scales. */
-static void quantize_symmetric_block(const float *x, int nmax, int smax, int8_t *ls,
-				     uint16_t *d16, int8_t *L)
+static void quantize_symmetric_block(const float *x, int nmax, int smax, int8_t *ls, uint16_t *d16, int8_t *L)
 {
 	float scales[16], amax;
 
@@ -432,8 +429,8 @@ static void quantize_q6_K(const float *x, void *dst, int64_t n)
  * between neighbouring entries that lie below v (a tie picks the lower
  * entry).  Branch-free so the compiler vectorises it. */
 static const float iq4_mid[15] = {
-	-115.5f, -93.5f, -74.0f, -57.0f, -42.0f, -28.5f, -16.0f, -4.5f,
-	7.0f,    19.0f,  31.5f,  45.5f,  61.0f,  79.0f,  101.0f,
+    -115.5f, -93.5f, -74.0f, -57.0f, -42.0f, -28.5f, -16.0f, -4.5f,
+    7.0f,    19.0f,  31.5f,  45.5f,  61.0f,  79.0f,  101.0f,
 };
 
 /* Code-book indices of 32 scaled values, k = number of midpoints below v;
@@ -466,8 +463,8 @@ static float fit_iq4(const float *x)
 		return 0.0f;
 	for (int itry = -7; itry <= 7; itry++) {
 		for (int end = 0; end < 2; end++) {
-			float id = end ? (floe_iq4nl_values[15] - itry) / max
-				       : (floe_iq4nl_values[0] + itry) / max;
+			float id =
+			    end ? (floe_iq4nl_values[15] - itry) / max : (floe_iq4nl_values[0] + itry) / max;
 			float sumqx = 0, sumq2 = 0;
 			nearest_iq4_32(x, id, k);
 			for (int j = 0; j < 32; j++) {
@@ -584,25 +581,29 @@ static void quantize_f32(const float *x, void *dst, int64_t n)
 	memcpy(dst, x, (size_t)n * sizeof(float));
 }
 
+static const floe_quantize_fn quantizers[FLOE_TYPE_COUNT] = {
+    [FLOE_TYPE_F32] = quantize_f32,
+    [FLOE_TYPE_F16] = floe_quantize_act_f16_ref,
+    [FLOE_TYPE_BF16] = floe_quantize_act_bf16_ref,
+    [FLOE_TYPE_Q4_0] = quantize_q4_0,
+    [FLOE_TYPE_Q4_1] = quantize_q4_1,
+    [FLOE_TYPE_Q5_0] = quantize_q5_0,
+    [FLOE_TYPE_Q5_1] = quantize_q5_1,
+    [FLOE_TYPE_Q8_0] = quantize_q8_0,
+    [FLOE_TYPE_Q2_K] = quantize_q2_K,
+    [FLOE_TYPE_Q3_K] = quantize_q3_K,
+    [FLOE_TYPE_Q4_K] = quantize_q4_K,
+    [FLOE_TYPE_Q5_K] = quantize_q5_K,
+    [FLOE_TYPE_Q6_K] = quantize_q6_K,
+    [FLOE_TYPE_IQ4_NL] = quantize_iq4_nl,
+    [FLOE_TYPE_IQ4_XS] = quantize_iq4_xs,
+    [FLOE_TYPE_MXFP4] = quantize_mxfp4,
+};
+
+/* Callers pass a supported type (floe_type_check_supported): anything else
+ * is a bug in floe. */
 void floe_quantize_row_ref(uint32_t type, const float *src, void *dst, int64_t n)
 {
-	switch (type) {
-	case FLOE_TYPE_F32: quantize_f32(src, dst, n); break;
-	case FLOE_TYPE_F16: floe_quantize_act_f16_ref(src, dst, n); break;
-	case FLOE_TYPE_BF16: floe_quantize_act_bf16_ref(src, dst, n); break;
-	case FLOE_TYPE_Q4_0: quantize_q4_0(src, dst, n); break;
-	case FLOE_TYPE_Q4_1: quantize_q4_1(src, dst, n); break;
-	case FLOE_TYPE_Q5_0: quantize_q5_0(src, dst, n); break;
-	case FLOE_TYPE_Q5_1: quantize_q5_1(src, dst, n); break;
-	case FLOE_TYPE_Q8_0: quantize_q8_0(src, dst, n); break;
-	case FLOE_TYPE_Q2_K: quantize_q2_K(src, dst, n); break;
-	case FLOE_TYPE_Q3_K: quantize_q3_K(src, dst, n); break;
-	case FLOE_TYPE_Q4_K: quantize_q4_K(src, dst, n); break;
-	case FLOE_TYPE_Q5_K: quantize_q5_K(src, dst, n); break;
-	case FLOE_TYPE_Q6_K: quantize_q6_K(src, dst, n); break;
-	case FLOE_TYPE_IQ4_NL: quantize_iq4_nl(src, dst, n); break;
-	case FLOE_TYPE_IQ4_XS: quantize_iq4_xs(src, dst, n); break;
-	case FLOE_TYPE_MXFP4: quantize_mxfp4(src, dst, n); break;
-	default: FLOE_ASSERT(!"floe_quantize_row_ref: unsupported type");
-	}
+	FLOE_ASSERT(type < FLOE_TYPE_COUNT && quantizers[type]);
+	quantizers[type](src, dst, n);
 }
