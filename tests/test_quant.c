@@ -32,9 +32,8 @@ static int read_types(struct fx_type *t, int max)
 	while (k < max && fgets(line, sizeof(line), f)) {
 		if (line[0] == '#')
 			continue;
-		if (sscanf(line, "%15s %u %u %u %u %u %15s %u", t[k].name, &t[k].id,
-			   &t[k].block_elems, &t[k].block_bytes, &t[k].rows, &t[k].n, t[k].act_name,
-			   &t[k].act_id) == 8)
+		if (sscanf(line, "%15s %u %u %u %u %u %15s %u", t[k].name, &t[k].id, &t[k].block_elems,
+			   &t[k].block_bytes, &t[k].rows, &t[k].n, t[k].act_name, &t[k].act_id) == 8)
 			k++;
 	}
 	fclose(f);
@@ -205,8 +204,7 @@ static void check_act(const struct fx_type *t)
 			first = i;
 			break;
 		}
-	CHECKF(first == ab, "%s: activation %s differs from ggml at byte %zu", t->name,
-	       t->act_name, first);
+	CHECKF(first == ab, "%s: activation %s differs from ggml at byte %zu", t->name, t->act_name, first);
 	free(act);
 	free(actq);
 	free(out);
@@ -224,8 +222,8 @@ static void check_dot(const struct fx_type *t)
 	for (uint32_t r = 0; r < t->rows; r++) {
 		float got = floe_vec_dot_ref(t->id, t->n, q + r * rb, actq);
 		float rel = fabsf(got - dot[r]) / fmaxf(fabsf(dot[r]), 1e-30f);
-		CHECKF(rel <= 1e-5f, "%s row %u: dot %.9g vs ggml %.9g (rel %.3g)", t->name, r,
-		       got, dot[r], rel);
+		CHECKF(rel <= 1e-5f, "%s row %u: dot %.9g vs ggml %.9g (rel %.3g)", t->name, r, got, dot[r],
+		       rel);
 	}
 	free(q);
 	free(actq);
@@ -289,8 +287,8 @@ static double quantizer_ratio(const struct fx_type *t, bool *same_bytes)
 		double ours = rms_err(out, src, total), ggml = rms_err(deq, src, total);
 		ratio = ggml > 0 ? ours / ggml : (ours == 0 ? 1.0 : INFINITY);
 		*same_bytes = memcmp(q, gq, rb * t->rows) == 0;
-		fprintf(stderr, "  %-7s rms ours %.6g ggml %.6g ratio %.3f%s\n", t->name, ours, ggml,
-			ratio, *same_bytes ? " (same bytes)" : "");
+		fprintf(stderr, "  %-7s rms ours %.6g ggml %.6g ratio %.3f%s\n", t->name, ours, ggml, ratio,
+			*same_bytes ? " (same bytes)" : "");
 	}
 	free(src);
 	free(deq);
@@ -338,30 +336,27 @@ static void test_quantizer_error(void)
  * ------------------------------------------------------------------------ */
 
 static const uint32_t supported_ids[] = {
-	FLOE_TYPE_F32,  FLOE_TYPE_F16,  FLOE_TYPE_BF16, FLOE_TYPE_Q4_0,   FLOE_TYPE_Q4_1,
-	FLOE_TYPE_Q5_0, FLOE_TYPE_Q5_1, FLOE_TYPE_Q8_0, FLOE_TYPE_Q2_K,   FLOE_TYPE_Q3_K,
-	FLOE_TYPE_Q4_K, FLOE_TYPE_Q5_K, FLOE_TYPE_Q6_K, FLOE_TYPE_IQ4_NL, FLOE_TYPE_IQ4_XS,
-	FLOE_TYPE_MXFP4,
+    FLOE_TYPE_F32,  FLOE_TYPE_F16,    FLOE_TYPE_BF16,	FLOE_TYPE_Q4_0,	 FLOE_TYPE_Q4_1, FLOE_TYPE_Q5_0,
+    FLOE_TYPE_Q5_1, FLOE_TYPE_Q8_0,   FLOE_TYPE_Q2_K,	FLOE_TYPE_Q3_K,	 FLOE_TYPE_Q4_K, FLOE_TYPE_Q5_K,
+    FLOE_TYPE_Q6_K, FLOE_TYPE_IQ4_NL, FLOE_TYPE_IQ4_XS, FLOE_TYPE_MXFP4,
 };
 #define N_SUPPORTED (int)(sizeof(supported_ids) / sizeof(supported_ids[0]))
 
 static void test_unsupported_rejected(void)
 {
-	static const uint32_t iq[] = {FLOE_TYPE_IQ2_XXS, FLOE_TYPE_IQ2_XS, FLOE_TYPE_IQ2_S,
-				      FLOE_TYPE_IQ3_XXS, FLOE_TYPE_IQ3_S,  FLOE_TYPE_IQ1_S,
-				      FLOE_TYPE_IQ1_M};
+	static const uint32_t iq[] = {FLOE_TYPE_IQ2_XXS, FLOE_TYPE_IQ2_XS, FLOE_TYPE_IQ2_S, FLOE_TYPE_IQ3_XXS,
+				      FLOE_TYPE_IQ3_S,	 FLOE_TYPE_IQ1_S,  FLOE_TYPE_IQ1_M};
 	struct floe_err err = {0};
 	char want[64];
 
 	CHECK(floe_type_check_supported(FLOE_TYPE_IQ2_XXS, &err) == FLOE_EUNSUPPORTED);
-	CHECKF(strcmp(err.msg, "unsupported weight type iq2_xxs (id 16)") == 0, "got \"%s\"",
-	       err.msg);
+	CHECKF(strcmp(err.msg, "unsupported weight type iq2_xxs (id 16)") == 0, "got \"%s\"", err.msg);
 	for (size_t i = 0; i < sizeof(iq) / sizeof(iq[0]); i++) {
 		floe_err_clear(&err);
 		CHECK(floe_type_check_supported(iq[i], &err) == FLOE_EUNSUPPORTED);
 		CHECK(err.status == FLOE_EUNSUPPORTED);
-		snprintf(want, sizeof(want), "unsupported weight type %s (id %u)",
-			 floe_type_name(iq[i]), iq[i]);
+		snprintf(want, sizeof(want), "unsupported weight type %s (id %u)", floe_type_name(iq[i]),
+			 iq[i]);
 		CHECKF(strcmp(err.msg, want) == 0, "got \"%s\"", err.msg);
 		CHECK(floe_kernels_ref.vec_dot[iq[i]] == NULL);
 		CHECK(floe_kernels_ref.dequant_row[iq[i]] == NULL);
@@ -460,12 +455,12 @@ static void test_roundtrip_edges(void)
 		uint32_t t;
 		double bound;
 	} b[] = {
-		{FLOE_TYPE_F32, 0},       {FLOE_TYPE_F16, 1e-3},    {FLOE_TYPE_BF16, 5e-3},
-		{FLOE_TYPE_Q8_0, 0.01},   {FLOE_TYPE_Q6_K, 0.03},   {FLOE_TYPE_Q5_0, 0.08},
-		{FLOE_TYPE_Q5_1, 0.06},   {FLOE_TYPE_Q5_K, 0.06},   {FLOE_TYPE_Q4_0, 0.15},
-		{FLOE_TYPE_Q4_1, 0.12},   {FLOE_TYPE_Q4_K, 0.12},   {FLOE_TYPE_IQ4_NL, 0.12},
-		{FLOE_TYPE_IQ4_XS, 0.12}, {FLOE_TYPE_MXFP4, 0.15},  {FLOE_TYPE_Q3_K, 0.25},
-		{FLOE_TYPE_Q2_K, 0.45},
+	    {FLOE_TYPE_F32, 0},	      {FLOE_TYPE_F16, 1e-3},   {FLOE_TYPE_BF16, 5e-3},
+	    {FLOE_TYPE_Q8_0, 0.01},   {FLOE_TYPE_Q6_K, 0.03},  {FLOE_TYPE_Q5_0, 0.08},
+	    {FLOE_TYPE_Q5_1, 0.06},   {FLOE_TYPE_Q5_K, 0.06},  {FLOE_TYPE_Q4_0, 0.15},
+	    {FLOE_TYPE_Q4_1, 0.12},   {FLOE_TYPE_Q4_K, 0.12},  {FLOE_TYPE_IQ4_NL, 0.12},
+	    {FLOE_TYPE_IQ4_XS, 0.12}, {FLOE_TYPE_MXFP4, 0.15}, {FLOE_TYPE_Q3_K, 0.25},
+	    {FLOE_TYPE_Q2_K, 0.45},
 	};
 	float *x = malloc(TN * sizeof(float)), *y = malloc(TN * sizeof(float));
 	uint8_t *q = malloc(TN * 4);
@@ -496,11 +491,11 @@ static void test_roundtrip_edges(void)
 			const float *xs = x + 768 + 32 * c, *ys = y + 768 + 32 * c;
 			double e = rms_err(ys, xs, 32), r = rms_err(xs, y + 256, 32);
 			if (c % 2 == 0)
-				CHECKF(e <= 1.5 * b[k].bound * r, "%s: large chunk %d rel rms %.4g", nm,
-				       c, e / r);
+				CHECKF(e <= 1.5 * b[k].bound * r, "%s: large chunk %d rel rms %.4g", nm, c,
+				       e / r);
 			else
-				CHECKF(e <= 2.0 * r + 1e-6, "%s: tiny chunk %d rms %.4g vs %.4g", nm,
-				       c, e, r);
+				CHECKF(e <= 2.0 * r + 1e-6, "%s: tiny chunk %d rms %.4g vs %.4g", nm, c, e,
+				       r);
 		}
 	}
 	free(x);
@@ -584,7 +579,7 @@ static void test_act_rounding_rules(void)
 	floe_quantize_act_q8_0_ref(x + 32, b0, 32);
 	CHECK(b0[0].d == 0 && b0[0].qs[0] == 0 && b0[0].qs[31] == 0);
 	floe_quantize_act_q8_K_ref(x + 0 * 256, &bk, 256); /* x[0..255], amax 127 */
-	CHECK(bk.d == -1.0f);                             /* max > 0: iscale = -1 */
+	CHECK(bk.d == -1.0f);				   /* max > 0: iscale = -1 */
 	CHECK(bk.qs[0] == -127 && bk.qs[2] == -2 && bk.qs[3] == 2);
 	CHECK(bk.bsums[0] == -127 + 0 - 2 + 2 - 3);
 	/* q8_K: the first largest |x| decides the sign; iscale * max = -127
