@@ -3,7 +3,14 @@
  * reads and EINTR, the tmpfs (O_DIRECT refused) fallback, open errors. */
 #include "harness.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "experts_testfile.h"
 
@@ -473,6 +480,63 @@ static void test_auto_choice(void)
 	floe_io_close(io);
 }
 
+/* Containers often forbid io_uring (seccomp: io_uring_setup fails with
+ * EPERM).  A child process installs exactly such a filter and checks that
+ * AUTO falls back to pread, says why, and reads correctly. */
+static int auto_without_uring_child(void)
+{
+	struct sock_filter filter[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = sizeof(filter) / sizeof(filter[0]), .filter = filter};
+	struct floe_io_params p = {.kind = FLOE_IO_AUTO};
+	struct floe_io_req r = {.offset = 0, .len = 2 * FLOE_IO_ALIGN};
+	struct floe_io *io = NULL;
+	struct floe_err e = {0};
+	char desc[512];
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+		return 2; /* cannot build the scenario here */
+	if (floe_io_uring_open(g_path, &p, &io, &e) != FLOE_EUNSUPPORTED)
+		return 3;
+	if (floe_io_open(g_path, &p, &io, &e) != FLOE_OK)
+		return 4;
+	floe_io_describe(io, desc, sizeof(desc));
+	fprintf(stderr, "  without io_uring: %s\n", desc);
+	if (strcmp(io->ops->name, "pread") != 0 || !strstr(desc, "io_uring unavailable") ||
+	    !strstr(desc, "Operation not permitted"))
+		return 5;
+	r.buf = floe_alloc_aligned(r.len);
+	if (!r.buf || run_all(io, &r, 1) != 1 || !req_correct(&r))
+		return 6;
+	floe_free_aligned(r.buf);
+	floe_io_close(io);
+	return 0;
+}
+
+static void test_auto_falls_back_without_io_uring(void)
+{
+	int status = 0;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0)
+		_exit(auto_without_uring_child());
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	CHECKF(WIFEXITED(status), "child died (status %d)", status);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+		fprintf(stderr, "  seccomp unavailable: io_uring fallback not tested\n");
+		return;
+	}
+	CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child exit %d", WEXITSTATUS(status));
+}
+
 int main(void)
 {
 	if (!testfile_create("/var/tmp", "io", FILE_SIZE, g_path, sizeof(g_path))) {
@@ -494,6 +558,7 @@ int main(void)
 	RUN(test_direct_rejects_unaligned);
 	RUN(test_open_errors);
 	RUN(test_auto_choice);
+	RUN(test_auto_falls_back_without_io_uring);
 	unlink(g_path);
 	return harness_finish();
 }
