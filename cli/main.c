@@ -13,6 +13,7 @@ struct command {
 
 static const struct command commands[] = {
 	{"bench", cmd_bench, "--policies [--trace F | --synth NAME]   eviction policies on routing traces"},
+	{"mkmodel", cmd_mkmodel, "--preset NAME -o OUT.gguf [--type T]   write a random-weight model"},
 	{"inspect", cmd_inspect, "MODEL.gguf [--ctx N] [--tensors] [--json]   what a model holds and needs"},
 };
 

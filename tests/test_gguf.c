@@ -403,6 +403,49 @@ static void test_truncated_exhaustive(void)
 	floe_gguf_close(src);
 }
 
+/* A 200 GB sparse file whose header is the tiny model's: opens at once,
+ * reading only the header. */
+static void test_huge_sparse_file(void)
+{
+	struct floe_err e = {0};
+	struct floe_gguf *src, *g;
+	struct floe_gguf_writer *w;
+	char path[] = "/var/tmp/floe-gguf-huge-XXXXXX";
+	int fd = mkstemp(path);
+
+	REQUIRE(fd >= 0);
+	close(fd);
+	REQUIRE(floe_gguf_open(FIXTURE("tiny-qwen3moe-q2_k.gguf"), &src, &e) == 0);
+	REQUIRE(floe_gguf_writer_open(path, &w, &e) == 0);
+	CHECK(floe_gguf_write_kv_copy(w, src, "", NULL) == 0);
+	for (uint64_t i = 0; i < src->n_tensors; i++) {
+		const struct floe_gguf_tensor *t = &src->tensors[i];
+		CHECK(floe_gguf_write_tensor_info(w, t->name.s, t->type, t->n_dims, t->ne) == 0);
+	}
+	/* One big tensor at the end: 200 GB of q4_0. */
+	uint64_t ne[2] = {1ull << 20, 200ull * 1000 * 1000 * 1000 / 18 * 32 >> 20};
+	CHECK(floe_gguf_write_tensor_info(w, "huge.weight", FLOE_TYPE_Q4_0, 2, ne) == 0);
+	REQUIRE(floe_gguf_write_begin_data(w) == 0);
+	uint64_t full = floe_gguf_writer_header_size(w) + floe_gguf_writer_data_size(w);
+	floe_gguf_writer_abort(w, true);
+	floe_gguf_close(src);
+	if (truncate(path, (off_t)full) != 0) {
+		fprintf(stderr, "  (skipped: cannot make a %" PRIu64 " byte sparse file)\n", full);
+		unlink(path);
+		return;
+	}
+	REQUIRE(floe_gguf_open(path, &g, &e) == 0);
+	CHECK(g->file_size == full && full > 199e9);
+	const struct floe_gguf_tensor *t = floe_gguf_find_tensor(g, "huge.weight");
+	CHECK(t && t->offset + t->size == full);
+	CHECK(floe_gguf_find_tensor(g, "blk.0.ffn_down_exps.weight") != NULL);
+	floe_gguf_close(g);
+	/* One byte short: the big tensor is out of range. */
+	CHECK(truncate(path, (off_t)full - 1) == 0);
+	CHECK(floe_gguf_open(path, &g, &e) == FLOE_EFORMAT && strstr(e.msg, "'huge.weight'"));
+	unlink(path);
+}
+
 /* A few truncations through real files (the pread path). */
 static void test_truncated_files(void)
 {
@@ -736,6 +779,7 @@ int main(void)
 	RUN(test_truncated_fixtures);
 	RUN(test_truncated_exhaustive);
 	RUN(test_truncated_files);
+	RUN(test_huge_sparse_file);
 	RUN(test_random_flips);
 	RUN(test_hand_valid);
 	RUN(test_hostile_preamble);

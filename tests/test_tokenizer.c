@@ -101,7 +101,8 @@ static void check_goldens(struct floe_tokenizer *tok, int which)
 			int st = floe_tokenizer_encode_alloc(tok, g->text, g->len, sp, &ids, &n, &err);
 
 			CHECKF(st == FLOE_OK, "%s: %s", g->name, err.msg);
-			bool same = st == FLOE_OK && n == g->n[k] && (n == 0 || !memcmp(ids, g->ids[k], n * 4));
+			bool same =
+			    st == FLOE_OK && n == g->n[k] && (n == 0 || !memcmp(ids, g->ids[k], n * 4));
 			CHECKF(same, "%s (%s): %zu ids, golden %zu", g->name, golden_keys[k], n, g->n[k]);
 			if (!same && st == FLOE_OK) {
 				for (size_t j = 0; j < n && j < 40; j++)
@@ -156,8 +157,8 @@ static void test_round_trip(void)
 	for (int t = 0; t < 2; t++)
 		for (size_t i = 0; i < n_goldens; i++)
 			for (int sp = 0; sp < 2; sp++)
-				CHECKF(round_trips(toks[t], goldens[i].text, goldens[i].len, sp), "%s vocab %d sp %d",
-				       goldens[i].name, t, sp);
+				CHECKF(round_trips(toks[t], goldens[i].text, goldens[i].len, sp),
+				       "%s vocab %d sp %d", goldens[i].name, t, sp);
 }
 
 /* Invalid UTF-8 (stray continuation bytes, overlongs, surrogates, a
@@ -166,8 +167,13 @@ static void test_round_trip(void)
 static void test_invalid_utf8(void)
 {
 	static const char *const cases[] = {
-		"\x80", "abc\377def", "\xc0\xaf overlong", "\xed\xa0\x80 surrogate", "tail \xe4\xbd",
-		"\xf4\x90\x80\x80 > U+10FFFF", "mix \xe4\xbd\xa0\xe5 \xa5\xbd<|im_end|>\xff",
+	    "\x80",
+	    "abc\377def",
+	    "\xc0\xaf overlong",
+	    "\xed\xa0\x80 surrogate",
+	    "tail \xe4\xbd",
+	    "\xf4\x90\x80\x80 > U+10FFFF",
+	    "mix \xe4\xbd\xa0\xe5 \xa5\xbd<|im_end|>\xff",
 	};
 	uint64_t x = 0x12345678;
 	char buf[257];
@@ -203,6 +209,9 @@ static void test_encode_cap(void)
 	CHECK(floe_tokenizer_encode(tok_full, "Hello world", 11, false, ids, 1, &n, &err) == FLOE_EARG);
 	CHECK(n == 2 && ids[0] == 9707 && ids[1] == 1879);
 	CHECK(floe_tokenizer_encode(tok_full, "", 0, false, ids, 0, &n, &err) == FLOE_OK && n == 0);
+	/* sizing call: no buffer at all */
+	CHECK(floe_tokenizer_encode(tok_full, "Hello world", 11, false, NULL, 0, &n, &err) == FLOE_EARG &&
+	      n == 2);
 }
 
 static void test_special_ids(void)
@@ -234,6 +243,35 @@ static void test_special_ids(void)
 	CHECK(b && k == 1 && b[0] == '\n');
 	CHECK(floe_tokenizer_token_bytes(tok_full, 151936, &k) == NULL && k == 0);
 	CHECK(floe_tokenizer_token_bytes(tok_full, -1, &k) == NULL);
+}
+
+/* Whole-sequence decode gives the text back (specials included), drops
+ * CONTROL tokens without special, and sizes like snprintf. */
+static void test_decode(void)
+{
+	static char out[4096];
+	struct floe_err err = {0};
+	size_t len;
+
+	REQUIRE(tok_full);
+	for (size_t i = 0; i < n_goldens; i++) {
+		struct golden *g = &goldens[i];
+		int st =
+		    floe_tokenizer_decode(tok_full, g->ids[3], g->n[3], true, out, sizeof(out), &len, &err);
+		CHECKF(st == FLOE_OK && len == g->len && memcmp(out, g->text, len) == 0 && out[len] == 0,
+		       "%s", g->name);
+	}
+	/* <|im_start|>user\nhi<|im_end|>\n without the control tokens */
+	const int32_t ids[] = {151644, 872, 198, 6023, 151645, 198};
+	CHECK(floe_tokenizer_decode(tok_full, ids, 6, false, out, sizeof(out), &len, &err) == FLOE_OK);
+	CHECK(len == 8 && strcmp(out, "user\nhi\n") == 0);
+	CHECK(floe_tokenizer_decode(tok_full, ids, 6, true, NULL, 0, &len, &err) == FLOE_EARG && len == 30);
+	CHECK(floe_tokenizer_decode(tok_full, ids, 6, true, out, 30, &len, &err) == FLOE_EARG);
+	CHECK(floe_tokenizer_decode(tok_full, ids, 6, true, out, 31, &len, &err) == FLOE_OK &&
+	      strcmp(out, "<|im_start|>user\nhi<|im_end|>\n") == 0);
+	const int32_t bad[] = {1, -3};
+	CHECK(floe_tokenizer_decode(tok_full, bad, 2, true, out, sizeof(out), &len, &err) == FLOE_EARG &&
+	      strstr(err.msg, "ids[1] = -3"));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -327,6 +365,7 @@ static void test_detok_split_chars(void)
 	      memcmp(out, "\xc3\xa9", 2) == 0);
 	CHECK(floe_detok_push(&d, ids[7], &out, &len, &err) == FLOE_OK && len == 0); /* 0xe4 */
 	CHECK(floe_detok_push(&d, 151645, &out, &len, &err) == FLOE_OK && len == 0); /* control: nothing */
+	CHECK(floe_detok_push(&d, 151900, &out, &len, &err) == FLOE_OK && len == 0); /* unused: nothing */
 	floe_detok_flush(&d, &out, &len);
 	CHECK(len == 1 && (unsigned char)out[0] == 0xe4);
 	CHECK(floe_detok_push(&d, 151936, &out, &len, &err) == FLOE_EARG);
@@ -357,14 +396,23 @@ static void bb_raw(struct bb *b, const void *src, size_t n)
 	memcpy(b->p + b->n, src, n);
 	b->n += n;
 }
-static void bb_u32(struct bb *b, uint32_t v) { bb_raw(b, &v, 4); }
-static void bb_u64(struct bb *b, uint64_t v) { bb_raw(b, &v, 8); }
+static void bb_u32(struct bb *b, uint32_t v)
+{
+	bb_raw(b, &v, 4);
+}
+static void bb_u64(struct bb *b, uint64_t v)
+{
+	bb_raw(b, &v, 8);
+}
 static void bb_strn(struct bb *b, const char *s, size_t n)
 {
 	bb_u64(b, n);
 	bb_raw(b, s, n);
 }
-static void bb_str(struct bb *b, const char *s) { bb_strn(b, s, strlen(s)); }
+static void bb_str(struct bb *b, const char *s)
+{
+	bb_strn(b, s, strlen(s));
+}
 static void bb_kv_str(struct bb *b, const char *key, const char *v)
 {
 	bb_str(b, key);
@@ -536,6 +584,7 @@ int main(void)
 	RUN(test_invalid_utf8);
 	RUN(test_encode_cap);
 	RUN(test_special_ids);
+	RUN(test_decode);
 	RUN(test_detok_goldens);
 	RUN(test_detok_split_chars);
 	RUN(test_small_vocab_works);

@@ -161,7 +161,6 @@ struct cursor {
 	uint64_t limit;     /* header bytes that may exist: min(file size, len or max header) */
 	int fd;             /* -1 in memory mode */
 	unsigned char *own; /* buf when we own it (file mode) */
-	const char *path;
 	char what[192];     /* current item, for messages: "kv 7 'key'" */
 	struct floe_err *err;
 };
@@ -186,12 +185,16 @@ static int cur_need(struct cursor *c, uint64_t n, const char *field)
 	uint64_t end;
 
 	if (!floe_add_u64(c->pos, n, &end) || end > c->limit) {
+		if (c->limit == GGUF_MAX_HEADER && end <= c->file_size)
+			return cur_fail(c, FLOE_EFORMAT,
+					"%s at offset %" PRIu64 " needs %" PRIu64
+					" bytes: header larger than the %llu MiB limit",
+					field, c->pos, n, GGUF_MAX_HEADER >> 20);
 		if (c->limit < c->file_size && end <= c->file_size)
 			return cur_fail(c, FLOE_EFORMAT,
 					"%s at offset %" PRIu64 " needs %" PRIu64
-					" bytes: header larger than the %" PRIu64
-					" bytes available (limit %llu MiB)",
-					field, c->pos, n, c->limit, GGUF_MAX_HEADER >> 20);
+					" bytes: header extends past the %" PRIu64 " bytes given",
+					field, c->pos, n, c->limit);
 		return cur_fail(c, FLOE_EFORMAT,
 				"%s truncated at offset %" PRIu64 ": needs %" PRIu64
 				" bytes, file has %" PRIu64,
@@ -215,8 +218,8 @@ static int cur_need(struct cursor *c, uint64_t n, const char *field)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			return floe_fail(c->err, FLOE_EIO, "%s: read at offset %" PRIu64 " failed: %s",
-					 c->path, c->len, r < 0 ? strerror(errno) : "unexpected end of file");
+			return floe_fail(c->err, FLOE_EIO, "read at offset %" PRIu64 " failed: %s",
+					 c->len, r < 0 ? strerror(errno) : "unexpected end of file");
 		c->len += (uint64_t)r;
 	}
 	return FLOE_OK;
@@ -734,7 +737,7 @@ int floe_gguf_parse(const void *buf, size_t len, uint64_t file_size, struct floe
 
 int floe_gguf_open(const char *path, struct floe_gguf **out, struct floe_err *err)
 {
-	struct cursor c = { .fd = -1, .path = path, .err = err };
+	struct cursor c = { .fd = -1, .err = err };
 	struct floe_gguf *g = NULL;
 	struct stat st;
 	int rc;

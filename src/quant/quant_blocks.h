@@ -11,15 +11,15 @@
 
 #include <stdint.h>
 
-#define QK4_0 32
-#define QK4_1 32
-#define QK5_0 32
-#define QK5_1 32
-#define QK8_0 32
-#define QK8_1 32
-#define QK_K 256
-#define QK4_NL 32
-#define QK_MXFP4 32
+#define QK4_0	     32
+#define QK4_1	     32
+#define QK5_0	     32
+#define QK5_1	     32
+#define QK8_0	     32
+#define QK8_1	     32
+#define QK_K	     256
+#define QK4_NL	     32
+#define QK_MXFP4     32
 #define K_SCALE_SIZE 12
 
 /* q4_0: x = d * (q - 8); q[j] in low nibble of qs[j], q[j+16] in the high. */

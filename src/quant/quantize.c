@@ -22,7 +22,8 @@ static int clampi(int v, int lo, int hi)
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* Signed value of the first element with the largest |x|, and that |x|. */
+/* Signed value of the first element with the largest |x|; that |x| goes to
+ * *amax_out unless it is NULL. */
 static float signed_absmax(const float *x, int n, float *amax_out)
 {
 	float amax = 0.0f, max = 0.0f;
@@ -31,7 +32,8 @@ static float signed_absmax(const float *x, int n, float *amax_out)
 			amax = fabsf(x[j]);
 			max = x[j];
 		}
-	*amax_out = amax;
+	if (amax_out)
+		*amax_out = amax;
 	return max;
 }
 
@@ -44,9 +46,8 @@ static void quantize_q4_0(const float *x, void *dst, int64_t n)
 	struct block_q4_0 *y = dst;
 
 	for (int64_t i = 0; i < n / QK4_0; i++, x += QK4_0) {
-		float amax, max = signed_absmax(x, 32, &amax);
+		float max = signed_absmax(x, 32, NULL);
 		float d = max / -8, id = d != 0.0f ? 1.0f / d : 0.0f;
-		(void)amax;
 		y[i].d = floe_f32_to_f16(d);
 		for (int j = 0; j < 16; j++) {
 			int q0 = clampi((int)(x[j] * id + 8.5f), 0, 15);
@@ -102,9 +103,8 @@ static void quantize_q5_0(const float *x, void *dst, int64_t n)
 	int q[32];
 
 	for (int64_t i = 0; i < n / QK5_0; i++, x += QK5_0) {
-		float amax, max = signed_absmax(x, 32, &amax);
+		float max = signed_absmax(x, 32, NULL);
 		float d = max / -16, id = d != 0.0f ? 1.0f / d : 0.0f;
-		(void)amax;
 		y[i].d = floe_f32_to_f16(d);
 		for (int j = 0; j < 32; j++)
 			q[j] = clampi((int)(x[j] * id + 16.5f), 0, 31);
@@ -167,8 +167,8 @@ static float fit_affine(const float *x, int n, int nmax, float *mn_out)
 	best_scale = (mx - mn) / nmax;
 	best_min = mn;
 	for (int i = 0; i < n; i++) {
-		float diff = best_scale * clampi(floe_nearest_int((x[i] - mn) / best_scale), 0, nmax) +
-			     mn - x[i];
+		float diff =
+		    best_scale * clampi(floe_nearest_int((x[i] - mn) / best_scale), 0, nmax) + mn - x[i];
 		best_err += diff * diff;
 	}
 	for (int is = 0; is <= NSTEP; is++) {
@@ -207,35 +207,29 @@ static float fit_affine(const float *x, int n, int nmax, float *mn_out)
 
 /* Symmetric x ~ scale * L, L in -nmax..nmax-1.  Candidate inverse scales
  * around nmax/max (max = the signed largest value, so it maps to -nmax, the
- * end with the extra level), least-squares refit, keep the best.  Returns
- * the scale (negative when max > 0, as in ggml). */
+ * end with the extra level), each with the least-squares scale
+ * sum(lx)/sum(l^2), whose squared error is sum(x^2) - sum(lx)^2/sum(l^2):
+ * keep the largest sum(lx)^2/sum(l^2).  Returns the scale (negative when
+ * max > 0, as in ggml). */
 static float fit_symmetric(const float *x, int n, int nmax)
 {
 	float amax, max = signed_absmax(x, n, &amax);
-	float best_scale = 0.0f, best_err = INFINITY;
+	float best_scale = 0.0f, best_num = 0.0f, best_den = 1.0f;
 
 	if (amax < 1e-30f)
 		return 0.0f;
 	for (int is = -9; is <= 9; is++) {
 		float iscale = -(nmax + 0.1f * is) / max;
-		float sum_lx = 0, sum_l2 = 0, err = 0;
-		int8_t L[32];
+		float sum_lx = 0, sum_l2 = 0;
 		for (int i = 0; i < n; i++) {
 			int l = clampi(floe_nearest_int(iscale * x[i]), -nmax, nmax - 1);
-			L[i] = (int8_t)l;
 			sum_lx += l * x[i];
 			sum_l2 += (float)l * l;
 		}
-		if (sum_l2 <= 0)
-			continue;
-		float scale = sum_lx / sum_l2;
-		for (int i = 0; i < n; i++) {
-			float diff = scale * L[i] - x[i];
-			err += diff * diff;
-		}
-		if (err < best_err) {
-			best_err = err;
-			best_scale = scale;
+		if (sum_l2 > 0 && sum_lx * sum_lx * best_den > best_num * sum_l2) {
+			best_num = sum_lx * sum_lx;
+			best_den = sum_l2;
+			best_scale = sum_lx / sum_l2;
 		}
 	}
 	return best_scale;
@@ -250,16 +244,14 @@ static void pack_2bit(const uint8_t *L, uint8_t *qs)
 	for (int h = 0; h < 2; h++)
 		for (int l = 0; l < 32; l++)
 			qs[32 * h + l] = (uint8_t)(L[128 * h + l] | (L[128 * h + l + 32] << 2) |
-						   (L[128 * h + l + 64] << 4) |
-						   (L[128 * h + l + 96] << 6));
+						   (L[128 * h + l + 64] << 4) | (L[128 * h + l + 96] << 6));
 }
 
 /* Affine super-block: per-sub-block (scale, min) pairs quantized to nbits
  * against d = max_scale / smax and dmin = max_min / smax.  Writes the stored
  * integer scales/mins and the f16 d/dmin; L requantized with them. */
-static void quantize_affine_block(const float *x, int sub, int nsub, int nmax, int smax,
-				  uint8_t *ls, uint8_t *lm, uint16_t *d16, uint16_t *dmin16,
-				  uint8_t *L)
+static void quantize_affine_block(const float *x, int sub, int nsub, int nmax, int smax, uint8_t *ls,
+				  uint8_t *lm, uint16_t *d16, uint16_t *dmin16, uint8_t *L)
 {
 	float scales[16], mins[16], max_scale = 0, max_min = 0;
 
@@ -350,8 +342,7 @@ static void quantize_q5_K(const float *x, void *dst, int64_t n)
 /* Symmetric super-block: per-16 scales quantized to signed integers in
  * [-smax, smax-1] against d = -max_scale/smax (the signed largest scale maps
  * to -smax); L requantized in [-nmax, nmax-1] with the stored scales. */
-static void quantize_symmetric_block(const float *x, int nmax, int smax, int8_t *ls,
-				     uint16_t *d16, int8_t *L)
+static void quantize_symmetric_block(const float *x, int nmax, int smax, int8_t *ls, uint16_t *d16, int8_t *L)
 {
 	float scales[16], amax;
 
@@ -434,53 +425,58 @@ static void quantize_q6_K(const float *x, void *dst, int64_t n)
  * Non-linear 4-bit: iq4_nl, iq4_xs, mxfp4
  * ------------------------------------------------------------------------ */
 
-/* Index of the code-book entry nearest to v (table sorted ascending). */
-static int nearest_iq4(float v)
+/* Index of the iq4 code-book entry nearest to v: the number of midpoints
+ * between neighbouring entries that lie below v (a tie picks the lower
+ * entry).  Branch-free so the compiler vectorises it. */
+static const float iq4_mid[15] = {
+    -115.5f, -93.5f, -74.0f, -57.0f, -42.0f, -28.5f, -16.0f, -4.5f,
+    7.0f,    19.0f,  31.5f,  45.5f,  61.0f,  79.0f,  101.0f,
+};
+
+/* Code-book indices of 32 scaled values, k = number of midpoints below v;
+ * written as j-outer loops so the compiler vectorises them. */
+static void nearest_iq4_32(const float *x, float id, int32_t *k)
 {
-	int best = 0;
-	float best_err = fabsf(v - floe_iq4nl_values[0]);
-	for (int k = 1; k < 16; k++) {
-		float err = fabsf(v - floe_iq4nl_values[k]);
-		if (err < best_err) {
-			best_err = err;
-			best = k;
-		}
+	float v[32];
+
+	for (int i = 0; i < 32; i++) {
+		v[i] = id * x[i];
+		k[i] = 0;
 	}
-	return best;
+	for (int j = 0; j < 15; j++)
+		for (int i = 0; i < 32; i++)
+			k[i] += v[i] > iq4_mid[j];
 }
 
 /* Best scale for 32 values on the iq4 code book: candidate inverse scales
- * mapping the signed largest value near each end of the book, least-squares
- * refit; returns the scale (0 for an all-zero block). */
+ * mapping the signed largest value near either end of the book (-127 or
+ * +113), each with the least-squares scale d = sum(qx)/sum(q^2), whose error
+ * is sum(x^2) - sum(qx)^2/sum(q^2): keep the largest sum(qx)^2/sum(q^2).
+ * Returns the scale (0 for an all-zero block). */
 static float fit_iq4(const float *x)
 {
 	float amax, max = signed_absmax(x, 32, &amax);
-	float best_d = 0.0f, best_err = INFINITY;
+	float best_d = 0.0f, best_num = 0.0f, best_den = 1.0f;
+	int32_t k[32];
 
 	if (amax < 1e-30f)
 		return 0.0f;
 	for (int itry = -7; itry <= 7; itry++) {
-		for (int sign = -1; sign <= 1; sign += 2) {
-			/* map max to about -127 (sign -1) or +113 (sign +1) */
-			float target = sign < 0 ? floe_iq4nl_values[0] : floe_iq4nl_values[15];
-			float id = (target + itry * (sign < 0 ? 1 : -1)) / max;
-			float sumqx = 0, sumq2 = 0, err = 0;
-			int8_t q[32];
+		for (int end = 0; end < 2; end++) {
+			float id =
+			    end ? (floe_iq4nl_values[15] - itry) / max : (floe_iq4nl_values[0] + itry) / max;
+			float sumqx = 0, sumq2 = 0;
+			nearest_iq4_32(x, id, k);
 			for (int j = 0; j < 32; j++) {
-				q[j] = floe_iq4nl_values[nearest_iq4(id * x[j])];
-				sumqx += q[j] * x[j];
-				sumq2 += (float)q[j] * q[j];
+				float q = floe_iq4nl_values[k[j]];
+				sumqx += q * x[j];
+				sumq2 += q * q;
 			}
-			if (sumq2 <= 0)
-				continue;
-			float d = sumqx / sumq2;
-			for (int j = 0; j < 32; j++) {
-				float diff = d * q[j] - x[j];
-				err += diff * diff;
-			}
-			if (err < best_err) {
-				best_err = err;
-				best_d = d;
+			/* sumqx^2/sumq2 > best_num/best_den, without dividing */
+			if (sumq2 > 0 && sumqx * sumqx * best_den > best_num * sumq2) {
+				best_num = sumqx * sumqx;
+				best_den = sumq2;
+				best_d = sumqx / sumq2;
 			}
 		}
 	}
@@ -489,9 +485,11 @@ static float fit_iq4(const float *x)
 
 static void pack_iq4_32(const float *x, float d, uint8_t *qs)
 {
-	float id = d != 0.0f ? 1.0f / d : 0.0f;
+	int32_t k[32];
+
+	nearest_iq4_32(x, d != 0.0f ? 1.0f / d : 0.0f, k);
 	for (int j = 0; j < 16; j++)
-		qs[j] = (uint8_t)(nearest_iq4(id * x[j]) | (nearest_iq4(id * x[j + 16]) << 4));
+		qs[j] = (uint8_t)(k[j] | (k[j + 16] << 4));
 }
 
 static void quantize_iq4_nl(const float *x, void *dst, int64_t n)
@@ -583,25 +581,29 @@ static void quantize_f32(const float *x, void *dst, int64_t n)
 	memcpy(dst, x, (size_t)n * sizeof(float));
 }
 
+static const floe_quantize_fn quantizers[FLOE_TYPE_COUNT] = {
+    [FLOE_TYPE_F32] = quantize_f32,
+    [FLOE_TYPE_F16] = floe_quantize_act_f16_ref,
+    [FLOE_TYPE_BF16] = floe_quantize_act_bf16_ref,
+    [FLOE_TYPE_Q4_0] = quantize_q4_0,
+    [FLOE_TYPE_Q4_1] = quantize_q4_1,
+    [FLOE_TYPE_Q5_0] = quantize_q5_0,
+    [FLOE_TYPE_Q5_1] = quantize_q5_1,
+    [FLOE_TYPE_Q8_0] = quantize_q8_0,
+    [FLOE_TYPE_Q2_K] = quantize_q2_K,
+    [FLOE_TYPE_Q3_K] = quantize_q3_K,
+    [FLOE_TYPE_Q4_K] = quantize_q4_K,
+    [FLOE_TYPE_Q5_K] = quantize_q5_K,
+    [FLOE_TYPE_Q6_K] = quantize_q6_K,
+    [FLOE_TYPE_IQ4_NL] = quantize_iq4_nl,
+    [FLOE_TYPE_IQ4_XS] = quantize_iq4_xs,
+    [FLOE_TYPE_MXFP4] = quantize_mxfp4,
+};
+
+/* Callers pass a supported type (floe_type_check_supported): anything else
+ * is a bug in floe. */
 void floe_quantize_row_ref(uint32_t type, const float *src, void *dst, int64_t n)
 {
-	switch (type) {
-	case FLOE_TYPE_F32: quantize_f32(src, dst, n); break;
-	case FLOE_TYPE_F16: floe_quantize_act_f16_ref(src, dst, n); break;
-	case FLOE_TYPE_BF16: floe_quantize_act_bf16_ref(src, dst, n); break;
-	case FLOE_TYPE_Q4_0: quantize_q4_0(src, dst, n); break;
-	case FLOE_TYPE_Q4_1: quantize_q4_1(src, dst, n); break;
-	case FLOE_TYPE_Q5_0: quantize_q5_0(src, dst, n); break;
-	case FLOE_TYPE_Q5_1: quantize_q5_1(src, dst, n); break;
-	case FLOE_TYPE_Q8_0: quantize_q8_0(src, dst, n); break;
-	case FLOE_TYPE_Q2_K: quantize_q2_K(src, dst, n); break;
-	case FLOE_TYPE_Q3_K: quantize_q3_K(src, dst, n); break;
-	case FLOE_TYPE_Q4_K: quantize_q4_K(src, dst, n); break;
-	case FLOE_TYPE_Q5_K: quantize_q5_K(src, dst, n); break;
-	case FLOE_TYPE_Q6_K: quantize_q6_K(src, dst, n); break;
-	case FLOE_TYPE_IQ4_NL: quantize_iq4_nl(src, dst, n); break;
-	case FLOE_TYPE_IQ4_XS: quantize_iq4_xs(src, dst, n); break;
-	case FLOE_TYPE_MXFP4: quantize_mxfp4(src, dst, n); break;
-	default: FLOE_ASSERT(!"floe_quantize_row_ref: unsupported type");
-	}
+	FLOE_ASSERT(type < FLOE_TYPE_COUNT && quantizers[type]);
+	quantizers[type](src, dst, n);
 }

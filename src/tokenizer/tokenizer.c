@@ -31,22 +31,22 @@ struct pretok {
 /* Digits one by one, letters with one optional leading non-letter, and
  * whitespace runs that leave the last space to the next word. */
 static const struct pretok pretoks[] = {
-	{"qwen2", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
-		  "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+    {"qwen2", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
+	      "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
 };
 
 /* Texts llama.cpp takes as end of turn (first found wins, in this order)
  * and, with the FIM pad/repo/file separators, as end of generation. */
 static const char *const eot_texts[] = {
-	"<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>", "_<EOT>",
+    "<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>", "_<EOT>",
 };
 static const char *const eog_texts[] = {
-	"<|im_end|>", "<|eot_id|>", "<|end|>",	   "<end_of_turn>", "<|endoftext|>",
-	"<|eom_id|>", "<EOT>",	    "_<EOT>",	   "<|end_of_text|>", "<|fim_pad|>",
-	"<|repo_name|>", "<|file_sep|>",
+    "<|im_end|>",  "<|eot_id|>",    "<|end|>",	       "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
+    "<EOT>",	   "_<EOT>",	    "<|end_of_text|>", "<|return|>",	"<|call|>",	 "<end_of_utterance>",
+    "<|fim_pad|>", "<|repo_name|>", "<|fim_repo|>",    "<|file_sep|>",
 };
 
-#define MAX_EOG 16
+#define MAX_EOG 24
 
 struct special {
 	int32_t id;
@@ -63,10 +63,10 @@ struct merge_slot {
 
 struct floe_tokenizer {
 	uint32_t n_vocab;
-	uint8_t *types;	   /* (n_vocab) enum floe_token_type */
-	char *bytes;	   /* decoded bytes of every token, back to back */
-	uint32_t *off;	   /* (n_vocab + 1) token i is bytes[off[i] .. off[i+1]) */
-	uint32_t max_len;  /* longest token in bytes */
+	uint8_t *types;	      /* (n_vocab) enum floe_token_type */
+	char *bytes;	      /* decoded bytes of every token, back to back */
+	uint32_t *off;	      /* (n_vocab + 1) token i is bytes[off[i] .. off[i+1]) */
+	uint32_t max_len;     /* longest token in bytes */
 	int32_t byte_id[256]; /* token of each single byte */
 
 	struct merge_slot *merges; /* (merge_mask + 1) slots */
@@ -285,7 +285,8 @@ static int load_merges(struct floe_tokenizer *tok, const struct floe_gguf *g, co
 
 		if (!sp) {
 			free(cat);
-			return floe_fail(err, FLOE_EFORMAT, "tokenizer.ggml.merges[%llu]: no space in \"%.40s\"",
+			return floe_fail(err, FLOE_EFORMAT,
+					 "tokenizer.ggml.merges[%llu]: no space in \"%.40s\"",
 					 (unsigned long long)r, s);
 		}
 		la = (size_t)(sp - s);
@@ -407,12 +408,13 @@ static int load_types(struct floe_tokenizer *tok, const struct floe_gguf *g, str
 	if (st)
 		return st;
 	if (n != tok->n_vocab)
-		return floe_fail(err, FLOE_EFORMAT, "tokenizer.ggml.token_type has %llu entries, tokens has %u",
+		return floe_fail(err, FLOE_EFORMAT,
+				 "tokenizer.ggml.token_type has %llu entries, tokens has %u",
 				 (unsigned long long)n, tok->n_vocab);
 	for (uint32_t i = 0; i < tok->n_vocab; i++) {
 		if (t[i] < FLOE_TOKEN_UNDEFINED || t[i] > FLOE_TOKEN_BYTE)
-			return floe_fail(err, FLOE_EFORMAT, "tokenizer.ggml.token_type[%u] = %d, expected 0..6", i,
-					 t[i]);
+			return floe_fail(err, FLOE_EFORMAT,
+					 "tokenizer.ggml.token_type[%u] = %d, expected 0..6", i, t[i]);
 		tok->types[i] = (uint8_t)t[i];
 	}
 	return FLOE_OK;
@@ -446,7 +448,8 @@ static int load_byte_tokens(struct floe_tokenizer *tok, const struct text_map *t
 
 		tok->byte_id[b] = text_map_find(tm, u, k);
 		if (tok->byte_id[b] < 0)
-			return floe_fail(err, FLOE_EFORMAT, "byte-level vocab has no token for byte 0x%02x", b);
+			return floe_fail(err, FLOE_EFORMAT, "byte-level vocab has no token for byte 0x%02x",
+					 b);
 	}
 	return FLOE_OK;
 }
@@ -477,8 +480,8 @@ static int load_specials(struct floe_tokenizer *tok)
 		uint8_t t = tok->types[i];
 		if ((t == FLOE_TOKEN_CONTROL || t == FLOE_TOKEN_USER_DEFINED || t == FLOE_TOKEN_UNKNOWN) &&
 		    tok->off[i + 1] > tok->off[i])
-			tok->specials[tok->n_specials++] =
-				(struct special){(int32_t)i, tok->off[i + 1] - tok->off[i], tok->bytes + tok->off[i]};
+			tok->specials[tok->n_specials++] = (struct special){
+			    (int32_t)i, tok->off[i + 1] - tok->off[i], tok->bytes + tok->off[i]};
 	}
 	qsort(tok->specials, tok->n_specials, sizeof(*tok->specials), cmp_special);
 	return FLOE_OK;
@@ -542,15 +545,15 @@ static int load_regex(struct floe_tokenizer *tok, const struct floe_gguf *g, str
 		if (strcmp(pre.s, pretoks[i].name) == 0)
 			p = &pretoks[i];
 	if (!p)
-		return floe_fail(err, FLOE_EUNSUPPORTED, "pre-tokenizer \"%.64s\" is not supported (supported: qwen2)",
-				 pre.s);
-	tok->re = pcre2_compile((PCRE2_SPTR)p->regex, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec, &eo,
-				NULL);
+		return floe_fail(err, FLOE_EUNSUPPORTED,
+				 "pre-tokenizer \"%.64s\" is not supported (supported: qwen2)", pre.s);
+	tok->re =
+	    pcre2_compile((PCRE2_SPTR)p->regex, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
 	if (!tok->re) {
 		PCRE2_UCHAR msg[128];
 		pcre2_get_error_message(ec, msg, sizeof(msg));
-		return floe_fail(err, FLOE_EINTERNAL, "pre-tokenizer %s regex at %zu: %s", p->name, (size_t)eo,
-				 (const char *)msg);
+		return floe_fail(err, FLOE_EINTERNAL, "pre-tokenizer %s regex at %zu: %s", p->name,
+				 (size_t)eo, (const char *)msg);
 	}
 	pcre2_jit_compile(tok->re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
 	return FLOE_OK;
@@ -568,9 +571,9 @@ static int load_vocab(struct floe_tokenizer *tok, const struct floe_gguf *g, str
 	if (st)
 		return st;
 	if (strcmp(model.s, "gpt2") != 0)
-		return floe_fail(err, FLOE_EUNSUPPORTED,
-				 "tokenizer model \"%.64s\" is not supported (supported: gpt2 byte-level BPE)",
-				 model.s);
+		return floe_fail(
+		    err, FLOE_EUNSUPPORTED,
+		    "tokenizer model \"%.64s\" is not supported (supported: gpt2 byte-level BPE)", model.s);
 	st = load_regex(tok, g, err);
 	if (st)
 		return st;
@@ -578,7 +581,8 @@ static int load_vocab(struct floe_tokenizer *tok, const struct floe_gguf *g, str
 	if (st)
 		return st;
 	if (n == 0 || n > INT32_MAX)
-		return floe_fail(err, FLOE_EFORMAT, "tokenizer.ggml.tokens has %llu entries", (unsigned long long)n);
+		return floe_fail(err, FLOE_EFORMAT, "tokenizer.ggml.tokens has %llu entries",
+				 (unsigned long long)n);
 	tok->n_vocab = (uint32_t)n;
 	if ((st = load_types(tok, g, err)))
 		return st;
@@ -949,7 +953,7 @@ int floe_tokenizer_encode(const struct floe_tokenizer *tok, const char *text, si
 	*n_out = n;
 	if (st)
 		return st;
-	if (n)
+	if (n && cap)
 		memcpy(ids, all, (n < cap ? n : cap) * sizeof(*ids));
 	free(all);
 	if (n > cap)
@@ -971,6 +975,39 @@ const char *floe_tokenizer_token_bytes(const struct floe_tokenizer *tok, int32_t
 	return tok->bytes + tok->off[id];
 }
 
+static bool silent(uint8_t type)
+{
+	return type == FLOE_TOKEN_CONTROL || type == FLOE_TOKEN_UNUSED;
+}
+
+int floe_tokenizer_decode(const struct floe_tokenizer *tok, const int32_t *ids, size_t n, bool special,
+			  char *buf, size_t cap, size_t *len, struct floe_err *err)
+{
+	size_t at = 0;
+
+	*len = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
+		const char *b = floe_tokenizer_token_bytes(tok, ids[i], &k);
+
+		if (!b)
+			return floe_fail(err, FLOE_EARG,
+					 "tokenizer: decode: ids[%zu] = %d outside the vocab of %u", i,
+					 ids[i], tok->n_vocab);
+		if (!special && silent(tok->types[ids[i]]))
+			continue;
+		if (at < cap)
+			memcpy(buf + at, b, k < cap - at ? k : cap - at);
+		at += k;
+	}
+	*len = at;
+	if (at >= cap)
+		return floe_fail(err, FLOE_EARG, "tokenizer: decode needs %zu bytes + NUL, buffer holds %zu",
+				 at, cap);
+	buf[at] = '\0';
+	return FLOE_OK;
+}
+
 enum floe_token_type floe_tokenizer_token_type(const struct floe_tokenizer *tok, int32_t id)
 {
 	if (id < 0 || (uint32_t)id >= tok->n_vocab)
@@ -989,12 +1026,30 @@ int32_t floe_tokenizer_find(const struct floe_tokenizer *tok, const char *text, 
 	return -1;
 }
 
-uint32_t floe_tokenizer_n_vocab(const struct floe_tokenizer *tok) { return tok->n_vocab; }
-int32_t floe_tokenizer_bos(const struct floe_tokenizer *tok) { return tok->bos; }
-int32_t floe_tokenizer_eos(const struct floe_tokenizer *tok) { return tok->eos; }
-int32_t floe_tokenizer_eot(const struct floe_tokenizer *tok) { return tok->eot; }
-int32_t floe_tokenizer_pad(const struct floe_tokenizer *tok) { return tok->pad; }
-bool floe_tokenizer_add_bos(const struct floe_tokenizer *tok) { return tok->add_bos; }
+uint32_t floe_tokenizer_n_vocab(const struct floe_tokenizer *tok)
+{
+	return tok->n_vocab;
+}
+int32_t floe_tokenizer_bos(const struct floe_tokenizer *tok)
+{
+	return tok->bos;
+}
+int32_t floe_tokenizer_eos(const struct floe_tokenizer *tok)
+{
+	return tok->eos;
+}
+int32_t floe_tokenizer_eot(const struct floe_tokenizer *tok)
+{
+	return tok->eot;
+}
+int32_t floe_tokenizer_pad(const struct floe_tokenizer *tok)
+{
+	return tok->pad;
+}
+bool floe_tokenizer_add_bos(const struct floe_tokenizer *tok)
+{
+	return tok->add_bos;
+}
 
 bool floe_tokenizer_is_eog(const struct floe_tokenizer *tok, int32_t id)
 {
@@ -1060,8 +1115,8 @@ int floe_detok_push(struct floe_detok *d, int32_t id, const char **out, size_t *
 	if (!b)
 		return floe_fail(err, FLOE_EARG, "detokenizer: token id %d outside the vocab of %u", id,
 				 d->tok->n_vocab);
-	if (!d->emit_control && d->tok->types[id] == FLOE_TOKEN_CONTROL)
-		k = 0;
+	if (!d->emit_control && silent(d->tok->types[id]))
+		k = 0; /* as llama_token_to_piece without special */
 	memcpy(d->buf, d->held, d->n_held);
 	memcpy(d->buf + d->n_held, b, k);
 	n = d->n_held + k;

@@ -64,6 +64,13 @@ int floe_tokenizer_encode_alloc(const struct floe_tokenizer *tok, const char *te
  * range. */
 const char *floe_tokenizer_token_bytes(const struct floe_tokenizer *tok, int32_t id, size_t *len);
 
+/* Whole-sequence decode: the bytes of ids[0..n) back to back, CONTROL and
+ * UNUSED tokens included only if special.  Like snprintf: *len is the full
+ * length; buf gets a NUL-terminated copy if cap > *len, else FLOE_EARG
+ * (buf may be NULL when cap is 0).  FLOE_EARG for an id out of range. */
+int floe_tokenizer_decode(const struct floe_tokenizer *tok, const int32_t *ids, size_t n, bool special,
+			  char *buf, size_t cap, size_t *len, struct floe_err *err);
+
 enum floe_token_type floe_tokenizer_token_type(const struct floe_tokenizer *tok, int32_t id);
 
 /* Id of the token whose bytes (as floe_tokenizer_token_bytes gives them) are
@@ -88,8 +95,8 @@ bool floe_tokenizer_is_eog(const struct floe_tokenizer *tok, int32_t id);
 /* Streaming detokenizer: feed ids one at a time; each push hands back only
  * complete UTF-8 sequences, holding back (at most 3) trailing bytes of a
  * sequence that the next token may complete.  Bytes that can never become
- * valid UTF-8 are passed through as they are.  CONTROL tokens produce no
- * text unless emit_control is set.  Init allocates one buffer (the longest
+ * valid UTF-8 are passed through as they are.  CONTROL and UNUSED tokens
+ * produce no text unless emit_control is set.  Init allocates one buffer (the longest
  * token + 4); push and flush allocate nothing.  The returned pointer is valid
  * until the next call on d. */
 struct floe_detok {
