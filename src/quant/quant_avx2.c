@@ -8,14 +8,17 @@
  * converters: Q8_0/Q8_1 multiply by the f32 inverse 127/amax and round half
  * to even; Q8_K uses iscale = -127/max with max the first largest |x| and
  * keeps d = 1/iscale as f32; f16 and bf16 round to nearest even.  The dot
- * products do all per-block work in exact integer arithmetic and differ from
- * the reference only in the order of the f32 sums of per-block results.
+ * products do all per-block work in exact integer arithmetic (partial sums in
+ * eight int32 lanes) and differ from the reference only in how the f32
+ * products of those exact sums with the block scales are added up.
  *
  * Integer dot idiom: _mm256_maddubs_epi16 multiplies unsigned bytes by signed
  * bytes and adds neighbours into int16 with saturation.  Weights are kept
  * unsigned (nibble values, 2/3/5/6-bit values before their offset) whenever
- * the type allows, and the offset is taken off afterwards through the Q8_K
- * block sums; no product pair can then exceed 2 * 63 * 128 < 32767. */
+ * the type allows, and the offset is taken off afterwards, through the Q8_K
+ * block sums or a second maddubs against the offset; no product pair can
+ * then exceed 2 * 63 * 128 < 32767.  Signed weights (Q8_0, IQ4_NL, MXFP4) go
+ * through dot_i8. */
 #include "quant/quant_avx2.h"
 #include "quant/quant_blocks.h"
 
@@ -103,7 +106,7 @@ static inline uint32_t load_u32(const uint8_t *p)
 	return v;
 }
 
-/* Eight int32 of a 256-bit vector -> eight int8 (saturating), in order. */
+/* Four vectors of eight int32 -> 32 int8 (saturating), in order. */
 static inline __m256i pack_i32x32_to_i8(__m256i a, __m256i b, __m256i c, __m256i d)
 {
 	__m256i ab = _mm256_packs_epi32(a, b); /* a0-3 b0-3 | a4-7 b4-7 */
@@ -675,22 +678,21 @@ static inline __m128i bsums_pairs(const int16_t *bsums)
 /* Q2_K: element 128h + 32s + l (h < 2, s < 4, l < 32) is bits 2s..2s+1 of
  * qs[32h + l]; 16-element group g = 8h + 2s + (l >= 16) has scale
  * scales[g] & 15 and min scales[g] >> 4. */
-float floe_vec_dot_q2_K_avx2(int64_t n, const void *w, const void *act)
+ALWAYS_INLINE void q2_K_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
 {
 	const struct block_q2_K *x = w;
-	const struct block_q8_K *y = act;
 	const __m256i m3 = _mm256_set1_epi8(3);
 	const __m128i m4 = _mm_set1_epi8(15);
-	__m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
+	__m256 acc[MAX_NT], acc_m[MAX_NT];
 
+	UNROLL for (int t = 0; t < nt; t++) acc[t] = acc_m[t] = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n / 256; i++) {
 		__m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
 		__m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), m4));
-		__m256i pm = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)y[i].bsums));
 		__m128i sc_lo = _mm_and_si128(sc8, m4);
-		__m256i sumi = _mm256_setzero_si256();
-		const int8_t *q8 = y[i].qs;
+		__m256i sumi[MAX_NT];
 
+		UNROLL for (int t = 0; t < nt; t++) sumi[t] = _mm256_setzero_si256();
 		UNROLL for (int h = 0; h < 2; h++)
 		{
 			__m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * h));
@@ -698,16 +700,25 @@ float floe_vec_dot_q2_K_avx2(int64_t n, const void *w, const void *act)
 			UNROLL for (int s = 0; s < 4; s++)
 			{
 				__m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
-				__m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)q8));
-				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, mask_pair(s))));
-				q8 += 32;
+				__m256i scs = _mm256_shuffle_epi8(sc, mask_pair(s));
+				UNROLL for (int t = 0; t < nt; t++)
+				{
+					const int8_t *q8 = ACT_BLOCK(struct block_q8_K, act, stride, t, i)->qs + 128 * h + 32 * s;
+					__m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)q8));
+					sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(p, scs));
+				}
 			}
 		}
-		float dy = y[i].d;
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
-		acc_m = _mm256_fmadd_ps(_mm256_set1_ps(dy * h2f(x[i].dmin)), _mm256_cvtepi32_ps(pm), acc_m);
+		float dx = h2f(x[i].d), dmx = h2f(x[i].dmin);
+		UNROLL for (int t = 0; t < nt; t++)
+		{
+			const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
+			__m256i pm = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)y->bsums));
+			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+			acc_m[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dmx), _mm256_cvtepi32_ps(pm), acc_m[t]);
+		}
 	}
-	return hsum_ps(acc) - hsum_ps(acc_m);
+	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]) - hsum_ps(acc_m[t]);
 }
 
 /* Q3_K scales: 16 six-bit values; the low 4 bits of scale j are the low
@@ -727,20 +738,20 @@ static inline __m128i q3_k_scales(const uint8_t *b)
  * qs[32h + l] and its high bit is bit 4h + s of hmask[l]; value =
  * low + 4 * high - 4.  The weights stay unsigned (low + 4 high, 0..7) and the
  * -4 is applied once as 4 * sum(scale[g] * bsums[g]). */
-float floe_vec_dot_q3_K_avx2(int64_t n, const void *w, const void *act)
+ALWAYS_INLINE void q3_K_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
 {
 	const struct block_q3_K *x = w;
-	const struct block_q8_K *y = act;
 	const __m256i m3 = _mm256_set1_epi8(3), b2 = _mm256_set1_epi8(4);
-	__m256 acc = _mm256_setzero_ps();
+	__m256 acc[MAX_NT];
 
+	UNROLL for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n / 256; i++) {
 		__m128i sc8 = q3_k_scales(x[i].scales);
-		__m256i off = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), _mm256_loadu_si256((const __m256i *)y[i].bsums));
+		__m256i sc16 = _mm256_cvtepi8_epi16(sc8);
 		__m256i hm = _mm256_loadu_si256((const __m256i *)x[i].hmask);
-		__m256i sumi = _mm256_setzero_si256();
-		const int8_t *q8 = y[i].qs;
+		__m256i sumi[MAX_NT];
 
+		UNROLL for (int t = 0; t < nt; t++) sumi[t] = _mm256_setzero_si256();
 		UNROLL for (int h = 0; h < 2; h++)
 		{
 			__m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * h));
@@ -748,17 +759,26 @@ float floe_vec_dot_q3_K_avx2(int64_t n, const void *w, const void *act)
 			UNROLL for (int s = 0; s < 4; s++)
 			{
 				__m256i lo = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
-				__m256i hi = _mm256_and_si256(move_bit(hm, 4 * h + s, 2), b2);
-				__m256i p = _mm256_maddubs_epi16(_mm256_or_si256(lo, hi),
-								 _mm256_loadu_si256((const __m256i *)q8));
-				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, mask_pair(s))));
-				q8 += 32;
+				__m256i q = _mm256_or_si256(lo, _mm256_and_si256(move_bit(hm, 4 * h + s, 2), b2));
+				__m256i scs = _mm256_shuffle_epi8(sc, mask_pair(s));
+				UNROLL for (int t = 0; t < nt; t++)
+				{
+					const int8_t *q8 = ACT_BLOCK(struct block_q8_K, act, stride, t, i)->qs + 128 * h + 32 * s;
+					__m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)q8));
+					sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(p, scs));
+				}
 			}
 		}
-		sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(off, 2));
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+		float dx = h2f(x[i].d);
+		UNROLL for (int t = 0; t < nt; t++)
+		{
+			const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
+			__m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y->bsums));
+			__m256i si = _mm256_sub_epi32(sumi[t], _mm256_slli_epi32(off, 2));
+			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(si), acc[t]);
+		}
 	}
-	return hsum_ps(acc);
+	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]);
 }
 
 /* Q4_K/Q5_K scales: eight 6-bit scales and eight 6-bit mins in 12 bytes b.
@@ -825,31 +845,29 @@ ALWAYS_INLINE void q4_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]) - hsum_ps128(acc_m[t]);
 }
 
-float floe_vec_dot_q4_K_avx2(int64_t n, const void *w, const void *act)
-{
-	float r;
-	q4_K_dot_n(n, w, act, 0, 1, &r);
-	return r;
-}
 
 /* Q5_K: as Q4_K with a fifth bit: bit 2j of qh[l] for element 64j + l and
  * bit 2j + 1 for element 64j + 32 + l. */
-float floe_vec_dot_q5_K_avx2(int64_t n, const void *w, const void *act)
+ALWAYS_INLINE void q5_K_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
 {
 	const struct block_q5_K *x = w;
-	const struct block_q8_K *y = act;
 	const __m256i m4 = _mm256_set1_epi8(15), b4 = _mm256_set1_epi8(16);
-	__m256 acc = _mm256_setzero_ps();
-	__m128 acc_m = _mm_setzero_ps();
+	__m256 acc[MAX_NT];
+	__m128 acc_m[MAX_NT];
 
+	UNROLL for (int t = 0; t < nt; t++)
+	{
+		acc[t] = _mm256_setzero_ps();
+		acc_m[t] = _mm_setzero_ps();
+	}
 	for (int64_t i = 0; i < n / 256; i++) {
 		__m128i sm = k4_scales_mins(x[i].scales);
 		__m256i sc = both_halves(_mm_cvtepu8_epi16(sm));
-		__m128i pm = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm)), bsums_pairs(y[i].bsums));
+		__m128i mins = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm));
 		__m256i qh = _mm256_loadu_si256((const __m256i *)x[i].qh);
-		__m256i s0 = _mm256_setzero_si256(), s1 = s0;
-		const int8_t *q8 = y[i].qs;
+		__m256i sumi[MAX_NT];
 
+		UNROLL for (int t = 0; t < nt; t++) sumi[t] = _mm256_setzero_si256();
 		UNROLL for (int j = 0; j < 4; j++)
 		{
 			__m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
@@ -857,17 +875,27 @@ float floe_vec_dot_q5_K_avx2(int64_t n, const void *w, const void *act)
 						     _mm256_and_si256(move_bit(qh, 2 * j, 4), b4));
 			__m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4),
 						     _mm256_and_si256(move_bit(qh, 2 * j + 1, 4), b4));
-			__m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j)));
-			__m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32)));
-			s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(pl, _mm256_shuffle_epi8(sc, mask_one(2 * j))));
-			s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(ph, _mm256_shuffle_epi8(sc, mask_one(2 * j + 1))));
+			__m256i scl = _mm256_shuffle_epi8(sc, mask_one(2 * j));
+			__m256i sch = _mm256_shuffle_epi8(sc, mask_one(2 * j + 1));
+			UNROLL for (int t = 0; t < nt; t++)
+			{
+				const int8_t *q8 = ACT_BLOCK(struct block_q8_K, act, stride, t, i)->qs + 64 * j;
+				__m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
+				__m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+				sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(_mm256_madd_epi16(pl, scl),
+										     _mm256_madd_epi16(ph, sch)));
+			}
 		}
-		float dy = y[i].d;
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * h2f(x[i].d)), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)),
-				      acc);
-		acc_m = _mm_fmadd_ps(_mm_set1_ps(dy * h2f(x[i].dmin)), _mm_cvtepi32_ps(pm), acc_m);
+		float dx = h2f(x[i].d), dmx = h2f(x[i].dmin);
+		UNROLL for (int t = 0; t < nt; t++)
+		{
+			const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
+			__m128i pm = _mm_madd_epi16(mins, bsums_pairs(y->bsums));
+			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+			acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(y->d * dmx), _mm_cvtepi32_ps(pm), acc_m[t]);
+		}
 	}
-	return hsum_ps(acc) - hsum_ps128(acc_m);
+	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]) - hsum_ps128(acc_m[t]);
 }
 
 /* Q6_K: in each 128-element half h (ql += 64h, qh += 32h), for l < 32:
@@ -926,12 +954,20 @@ ALWAYS_INLINE void q6_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]);
 }
 
-float floe_vec_dot_q6_K_avx2(int64_t n, const void *w, const void *act)
-{
-	float r;
-	q6_K_dot_n(n, w, act, 0, 1, &r);
-	return r;
-}
+
+#define ONE_ROW_FN(name)                                                                             \
+	float floe_vec_dot_##name##_avx2(int64_t n, const void *w, const void *act)                   \
+	{                                                                                            \
+		float r;                                                                             \
+		name##_dot_n(n, w, act, 0, 1, &r);                                                   \
+		return r;                                                                            \
+	}
+
+ONE_ROW_FN(q2_K)
+ONE_ROW_FN(q3_K)
+ONE_ROW_FN(q4_K)
+ONE_ROW_FN(q5_K)
+ONE_ROW_FN(q6_K)
 
 /* ---------------------------------------------------------------------
  * Multi-row entry points: nt is made a constant for each case so the
@@ -960,6 +996,9 @@ ROWS_FN(q8_0)
 ROWS_FN(q4_0)
 ROWS_FN(q4_K)
 ROWS_FN(q6_K)
+ROWS_FN(q2_K)
+ROWS_FN(q3_K)
+ROWS_FN(q5_K)
 ROWS_FN(q5_0)
 ROWS_FN(iq4_nl)
 ROWS_FN(mxfp4)
@@ -977,6 +1016,12 @@ floe_vec_dot_rows_fn floe_vec_dot_rows_avx2(uint32_t type)
 		return q4_K_rows;
 	case FLOE_TYPE_Q6_K:
 		return q6_K_rows;
+	case FLOE_TYPE_Q2_K:
+		return q2_K_rows;
+	case FLOE_TYPE_Q3_K:
+		return q3_K_rows;
+	case FLOE_TYPE_Q5_K:
+		return q5_K_rows;
 	case FLOE_TYPE_Q5_0:
 		return q5_0_rows;
 	case FLOE_TYPE_IQ4_NL:
