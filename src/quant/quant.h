@@ -68,6 +68,13 @@ struct floe_type_info {
 const struct floe_type_info *floe_type_info(uint32_t type);
 const char *floe_type_name(uint32_t type); /* "unknown" for unknown ids */
 
+struct floe_err;
+/* 0 if floe can compute with weights of this type; otherwise FLOE_EUNSUPPORTED
+ * with "unsupported weight type iq2_xxs (id 16)" (or "unknown weight type id
+ * N") in err.  Call before handing a type to any kernel below: the kernels
+ * assume a supported type. */
+int floe_type_check_supported(uint32_t type, struct floe_err *err);
+
 /* Bytes of a row of n elements; 0 if n is not a multiple of the block size or
  * the type is unknown. */
 uint64_t floe_type_row_bytes(uint32_t type, uint64_t n);
