@@ -23,6 +23,7 @@ CFLAGS  := $(WARN) $(DEFS) $(INC) $(OPT) -pthread -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS := $(OPT) -pthread
 LIBS    := -luring -lpcre2-8 -lm
 CLI_LIBS := -ledit
+TEST_LIBS := -ljansson
 
 # Per-ISA kernel files carry their own target flags; the rest of the build stays
 # baseline x86-64 so the binary runs anywhere and picks kernels at run time.
@@ -56,7 +57,7 @@ $(BUILD)/floe: $(CLI_OBJ) $(BUILD)/libfloe.a
 
 $(BUILD)/tests/%: tests/%.c tests/harness.h $(BUILD)/libfloe.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libfloe.a $(LIBS)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libfloe.a $(LIBS) $(TEST_LIBS)
 
 test: $(TEST_BIN) $(BUILD)/floe
 	@sh tests/run_tests.sh $(BUILD)
