@@ -2,6 +2,7 @@
 #   make            build build/$(CFG)/floe
 #   make test       build and run every tests/test_*.c, closing line "N passed, N failed"
 #   make fuzz       build the libFuzzer targets (clang) into build/fuzz/
+#   make bench      build and run bench/bench_kernels (AVX2 vs reference kernel speed)
 #   make format     clang-format every source file in place
 CC      ?= cc
 CFG     ?= release
@@ -37,7 +38,7 @@ TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all test fuzz format clean
+.PHONY: all test fuzz bench format clean
 all: $(BUILD)/floe
 
 $(BUILD)/%_avx2.o: %_avx2.c
@@ -61,6 +62,14 @@ $(BUILD)/tests/%: tests/%.c tests/harness.h $(BUILD)/libfloe.a
 
 test: $(TEST_BIN) $(BUILD)/floe
 	@sh tests/run_tests.sh $(BUILD)
+
+# Benchmarks: each bench/*.c is its own program linked with libfloe.a.
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libfloe.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libfloe.a $(LIBS)
+
+bench: $(BUILD)/bench/bench_kernels
+	$(BUILD)/bench/bench_kernels
 
 # libFuzzer needs clang; the fuzz build links the library sources directly with
 # coverage instrumentation and the sanitizers.

@@ -1,0 +1,111 @@
+/* kernels: run-time kernel selection and the row-sliced matrix product.
+ *
+ * floe is built for baseline x86-64; only quant_avx2.c is compiled with
+ * -mavx2 -mfma -mf16c.  This file decides once, from CPUID and XGETBV,
+ * whether those kernels may run, and hands out either the reference table or
+ * an AVX2 table (the reference table with the AVX2 entries laid over it, so
+ * types without an AVX2 kernel still work).  floe_matmul is the one loop
+ * every projection in the forward pass goes through. */
+#include <pthread.h>
+#include <string.h>
+
+#include "base/status.h"
+#include "base/threadpool.h"
+#include "quant/quant.h"
+#include "quant/quant_avx2.h"
+#include "quant/quant_ref.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+/* XCR0 via xgetbv, written as an instruction so this file needs no -mxsave. */
+static uint64_t read_xcr0(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return (uint64_t)hi << 32 | lo;
+}
+
+bool floe_cpu_has_avx2_fma(void)
+{
+	unsigned a, b, c, d;
+
+	if (!__get_cpuid(1, &a, &b, &c, &d))
+		return false;
+	const unsigned need1 = bit_FMA | bit_F16C | bit_AVX | bit_OSXSAVE;
+	if ((c & need1) != need1)
+		return false;
+	/* The OS must save the SSE (bit 1) and AVX (bit 2) register state. */
+	if ((read_xcr0() & 6) != 6)
+		return false;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return false;
+	return (b & bit_AVX2) != 0;
+}
+#else
+bool floe_cpu_has_avx2_fma(void)
+{
+	return false;
+}
+#endif
+
+/* The AVX2 table is filled once; pthread_once makes the first concurrent
+ * callers wait for it, and after that it is read-only. */
+static struct floe_kernels avx2_table;
+static bool avx2_ok;
+static pthread_once_t avx2_once = PTHREAD_ONCE_INIT;
+
+static void avx2_init(void)
+{
+	avx2_ok = floe_cpu_has_avx2_fma();
+	if (!avx2_ok)
+		return;
+	memcpy(&avx2_table, &floe_kernels_ref, sizeof(avx2_table));
+	floe_kernels_avx2_fill(&avx2_table);
+}
+
+const struct floe_kernels *floe_kernels_get(bool force_ref)
+{
+	if (force_ref)
+		return &floe_kernels_ref;
+	pthread_once(&avx2_once, avx2_init);
+	return avx2_ok ? &avx2_table : &floe_kernels_ref;
+}
+
+/* Rows per tile when several tokens share the weights: small enough that a
+ * tile of weight rows stays in L1/L2 while every token's activation row
+ * streams past it, so each weight byte comes from memory once. */
+#define MATMUL_TILE_BYTES (16 * 1024)
+
+void floe_matmul(const struct floe_kernels *k, uint32_t type, const void *w, int64_t n_rows,
+		 int64_t n_cols, const void *act, int64_t n_tok, float *out, int64_t out_stride,
+		 int ith, int nth)
+{
+	const struct floe_type_info *ti = floe_type_info(type);
+	FLOE_ASSERT(ti && type < FLOE_TYPE_COUNT && k->vec_dot[type]);
+	floe_vec_dot_fn dot = k->vec_dot[type];
+	size_t w_bytes = (size_t)floe_type_row_bytes(type, (uint64_t)n_cols);
+	size_t a_bytes = (size_t)floe_type_row_bytes(ti->act_type, (uint64_t)n_cols);
+	FLOE_ASSERT(w_bytes && a_bytes);
+	const uint8_t *wb = w, *ab = act;
+	long lo, hi;
+
+	floe_split((long)n_rows, ith, nth, &lo, &hi);
+	if (n_tok == 1) {
+		for (long r = lo; r < hi; r++)
+			out[r] = dot(n_cols, wb + (size_t)r * w_bytes, ab);
+		return;
+	}
+	long tile = (long)(MATMUL_TILE_BYTES / w_bytes);
+	if (tile < 1)
+		tile = 1;
+	for (long r0 = lo; r0 < hi; r0 += tile) {
+		long r1 = r0 + tile < hi ? r0 + tile : hi;
+		for (int64_t t = 0; t < n_tok; t++) {
+			const uint8_t *a = ab + (size_t)t * a_bytes;
+			float *o = out + t * out_stride;
+			for (long r = r0; r < r1; r++)
+				o[r] = dot(n_cols, wb + (size_t)r * w_bytes, a);
+		}
+	}
+}

@@ -1,0 +1,791 @@
+/* quant_avx2: AVX2 + FMA + F16C activation converters and dot products.
+ *
+ * Built with -mavx2 -mfma -mf16c (and only this file), so nothing here may run
+ * before floe_kernels_get() has checked the CPU.  Block layouts are ggml's
+ * (quant_blocks.h); the comments at each kernel give the element order.
+ *
+ * Rounding rules that must match ggml bit for bit live in the activation
+ * converters: Q8_0/Q8_1 multiply by the f32 inverse 127/amax and round half
+ * to even; Q8_K uses iscale = -127/max with max the first largest |x| and
+ * keeps d = 1/iscale as f32; f16 and bf16 round to nearest even.  The dot
+ * products do all per-block work in exact integer arithmetic and differ from
+ * the reference only in the order of the f32 sums of per-block results.
+ *
+ * Integer dot idiom: _mm256_maddubs_epi16 multiplies unsigned bytes by signed
+ * bytes and adds neighbours into int16 with saturation.  Weights are kept
+ * unsigned (nibble values, 2/3/5/6-bit values before their offset) whenever
+ * the type allows, and the offset is taken off afterwards through the Q8_K
+ * block sums; no product pair can then exceed 2 * 63 * 128 < 32767. */
+#include "quant/quant_avx2.h"
+#include "quant/quant_blocks.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------------
+ * Helpers */
+
+#define RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
+static inline float h2f(uint16_t h)
+{
+	return _cvtsh_ss(h);
+}
+
+static inline uint16_t f2h(float f)
+{
+	return (uint16_t)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+static inline float hsum_ps(__m256 v)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+static inline int32_t hsum_epi32(__m256i v)
+{
+	__m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+	s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+	return _mm_cvtsi128_si32(s);
+}
+
+/* Signed bytes x signed bytes, summed in groups of four into int32 lanes.
+ * Moving x's sign onto y lets maddubs take |x| as unsigned; exact as long as
+ * y has no -128 (activation quants are in [-127, 127]). */
+static inline __m256i dot_i8(__m256i x, __m256i y)
+{
+	__m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+	return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+/* Unsigned bytes (< 128) x signed bytes, summed in groups of four. */
+static inline __m256i dot_u8(__m256i x, __m256i y)
+{
+	return _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1));
+}
+
+/* 16 packed nibbles -> 32 bytes: low nibbles first (elements 0..15), then
+ * the high nibbles (elements 16..31), the order of the 32-element blocks. */
+static inline __m256i nibbles32(const uint8_t *p)
+{
+	__m128i b = _mm_loadu_si128((const __m128i *)p);
+	__m128i m = _mm_set1_epi8(0x0f);
+	__m128i lo = _mm_and_si128(b, m);
+	__m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), m);
+	return _mm256_set_m128i(hi, lo);
+}
+
+/* 32 bits -> 32 bytes, 0xff where the bit is set. */
+static inline __m256i bits32(uint32_t bits)
+{
+	const __m256i shuf = _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL,
+						0x0303030303030303LL);
+	const __m256i sel = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+	__m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), shuf);
+	return _mm256_cmpeq_epi8(_mm256_and_si256(v, sel), sel);
+}
+
+static inline uint32_t load_u32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* Eight int32 of a 256-bit vector -> eight int8 (saturating), in order. */
+static inline __m256i pack_i32x32_to_i8(__m256i a, __m256i b, __m256i c, __m256i d)
+{
+	__m256i ab = _mm256_packs_epi32(a, b); /* a0-3 b0-3 | a4-7 b4-7 */
+	__m256i cd = _mm256_packs_epi32(c, d);
+	__m256i v = _mm256_packs_epi16(ab, cd); /* a0-3 b0-3 c0-3 d0-3 | a4-7 b4-7 ... */
+	return _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* ---------------------------------------------------------------------
+ * Activation converters */
+
+void floe_quantize_act_f16_avx2(const float *src, void *dst, int64_t n)
+{
+	uint16_t *y = dst;
+	int64_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		__m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
+		_mm_storeu_si128((__m128i *)(y + i), h);
+	}
+	for (; i < n; i++)
+		y[i] = f2h(src[i]);
+}
+
+/* ggml's fp32 -> bf16: NaN keeps its top bits and is made quiet (| 0x40);
+ * everything else rounds to nearest even by adding 0x7fff + lsb. */
+static inline __m256i bf16x8(__m256 x)
+{
+	__m256i u = _mm256_castps_si256(x);
+	__m256i top = _mm256_srli_epi32(u, 16);
+	__m256i lsb = _mm256_and_si256(top, _mm256_set1_epi32(1));
+	__m256i rne = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+	__m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
+					 _mm256_set1_epi32(0x7f800000));
+	__m256i qnan = _mm256_or_si256(top, _mm256_set1_epi32(64));
+	return _mm256_blendv_epi8(rne, qnan, nan);
+}
+
+void floe_quantize_act_bf16_avx2(const float *src, void *dst, int64_t n)
+{
+	uint16_t *y = dst;
+	int64_t i = 0;
+
+	for (; i + 16 <= n; i += 16) {
+		__m256i a = bf16x8(_mm256_loadu_ps(src + i));
+		__m256i b = bf16x8(_mm256_loadu_ps(src + i + 8));
+		__m256i v = _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), _MM_SHUFFLE(3, 1, 2, 0));
+		_mm256_storeu_si256((__m256i *)(y + i), v);
+	}
+	for (; i < n; i++) {
+		uint32_t u;
+		memcpy(&u, src + i, 4);
+		if ((u & 0x7fffffff) > 0x7f800000)
+			y[i] = (uint16_t)((u >> 16) | 64);
+		else
+			y[i] = (uint16_t)((u + (0x7fff + ((u >> 16) & 1))) >> 16);
+	}
+}
+
+/* One 32-element Q8_0/Q8_1 block: d = amax/127 stored as f16, q =
+ * round_half_even(x * (127/amax)) with the inverse in f32, as ggml's AVX2
+ * quantizer does.  Returns sum(q) for Q8_1. */
+static inline int32_t q8_block(const float *x, int8_t *qs, float *d_out)
+{
+	const __m256 sign = _mm256_set1_ps(-0.0f);
+	__m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+	__m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+	__m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+				 _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+	__m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+	m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+	m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+	float amax = _mm_cvtss_f32(m4);
+	float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+	__m256 mul = _mm256_set1_ps(id);
+	__m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, mul), RNE));
+	__m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, mul), RNE));
+	__m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v2, mul), RNE));
+	__m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, mul), RNE));
+
+	*d_out = amax / 127.0f;
+	_mm256_storeu_si256((__m256i *)qs, pack_i32x32_to_i8(i0, i1, i2, i3));
+	return hsum_epi32(_mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3)));
+}
+
+void floe_quantize_act_q8_0_avx2(const float *src, void *dst, int64_t n)
+{
+	struct block_q8_0 *y = dst;
+
+	for (int64_t i = 0; i < n / 32; i++) {
+		float d;
+		q8_block(src + 32 * i, y[i].qs, &d);
+		y[i].d = f2h(d);
+	}
+}
+
+/* Q8_1: as Q8_0, plus s = f16(d * sum(q)) with the unrounded f32 d. */
+void floe_quantize_act_q8_1_avx2(const float *src, void *dst, int64_t n)
+{
+	struct block_q8_1 *y = dst;
+
+	for (int64_t i = 0; i < n / 32; i++) {
+		float d;
+		int32_t sum = q8_block(src + 32 * i, y[i].qs, &d);
+		y[i].d = f2h(d);
+		y[i].s = f2h(d * (float)sum);
+	}
+}
+
+/* Q8_K (256 elements): max = the first x with the largest |x|, iscale =
+ * -127/max, q = min(127, round_half_even(iscale * x)), d = 1/iscale. */
+static void q8_k_block(const float *x, struct block_q8_K *y)
+{
+	const __m256 sign = _mm256_set1_ps(-0.0f);
+	__m256 m = _mm256_setzero_ps();
+	float amax, max = 0.0f;
+	int j;
+
+	for (j = 0; j < 256; j += 8)
+		m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)));
+	__m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+	m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+	m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+	amax = _mm_cvtss_f32(m4);
+	if (amax == 0.0f) {
+		memset(y, 0, sizeof(*y));
+		return;
+	}
+	__m256 va = _mm256_set1_ps(amax);
+	for (j = 0; j < 256; j += 8) {
+		__m256 v = _mm256_loadu_ps(x + j);
+		int mask = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, v), va, _CMP_EQ_OQ));
+		if (mask) {
+			max = x[j + __builtin_ctz((unsigned)mask)];
+			break;
+		}
+	}
+
+	float iscale = -127.0f / max;
+	__m256 mul = _mm256_set1_ps(iscale);
+	const __m256i lim = _mm256_set1_epi32(127);
+	for (j = 0; j < 256; j += 32) {
+		__m256i q[4];
+		for (int k = 0; k < 4; k++) {
+			__m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + j + 8 * k), mul);
+			q[k] = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_round_ps(v, RNE)), lim);
+		}
+		_mm256_storeu_si256((__m256i *)(y->qs + j), pack_i32x32_to_i8(q[0], q[1], q[2], q[3]));
+		y->bsums[j / 16] = (int16_t)hsum_epi32(_mm256_add_epi32(q[0], q[1]));
+		y->bsums[j / 16 + 1] = (int16_t)hsum_epi32(_mm256_add_epi32(q[2], q[3]));
+	}
+	y->d = 1.0f / iscale;
+}
+
+void floe_quantize_act_q8_K_avx2(const float *src, void *dst, int64_t n)
+{
+	struct block_q8_K *y = dst;
+
+	for (int64_t i = 0; i < n / 256; i++)
+		q8_k_block(src + 256 * i, &y[i]);
+}
+
+/* ---------------------------------------------------------------------
+ * Float dot products: four independent FMA chains hide the FMA latency. */
+
+float floe_vec_dot_f32_avx2(int64_t n, const void *w, const void *act)
+{
+	const float *x = w, *y = act;
+	__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+	int64_t i = 0;
+
+	for (; i + 32 <= n; i += 32) {
+		a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+		a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
+		a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), a2);
+		a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), a3);
+	}
+	for (; i + 8 <= n; i += 8)
+		a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+	float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+	for (; i < n; i++)
+		sum += x[i] * y[i];
+	return sum;
+}
+
+static inline __m256 load_f16x8(const uint16_t *p)
+{
+	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+
+float floe_vec_dot_f16_avx2(int64_t n, const void *w, const void *act)
+{
+	const uint16_t *x = w, *y = act;
+	__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+	int64_t i = 0;
+
+	for (; i + 32 <= n; i += 32) {
+		a0 = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), a0);
+		a1 = _mm256_fmadd_ps(load_f16x8(x + i + 8), load_f16x8(y + i + 8), a1);
+		a2 = _mm256_fmadd_ps(load_f16x8(x + i + 16), load_f16x8(y + i + 16), a2);
+		a3 = _mm256_fmadd_ps(load_f16x8(x + i + 24), load_f16x8(y + i + 24), a3);
+	}
+	for (; i + 8 <= n; i += 8)
+		a0 = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), a0);
+	float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+	for (; i < n; i++)
+		sum += h2f(x[i]) * h2f(y[i]);
+	return sum;
+}
+
+static inline __m256 load_bf16x8(const uint16_t *p)
+{
+	__m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+	return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+static inline float bf2f(uint16_t h)
+{
+	uint32_t u = (uint32_t)h << 16;
+	float f;
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+float floe_vec_dot_bf16_avx2(int64_t n, const void *w, const void *act)
+{
+	const uint16_t *x = w, *y = act;
+	__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+	int64_t i = 0;
+
+	for (; i + 32 <= n; i += 32) {
+		a0 = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), a0);
+		a1 = _mm256_fmadd_ps(load_bf16x8(x + i + 8), load_bf16x8(y + i + 8), a1);
+		a2 = _mm256_fmadd_ps(load_bf16x8(x + i + 16), load_bf16x8(y + i + 16), a2);
+		a3 = _mm256_fmadd_ps(load_bf16x8(x + i + 24), load_bf16x8(y + i + 24), a3);
+	}
+	for (; i + 8 <= n; i += 8)
+		a0 = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), a0);
+	float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+	for (; i < n; i++)
+		sum += bf2f(x[i]) * bf2f(y[i]);
+	return sum;
+}
+
+/* ---------------------------------------------------------------------
+ * 32-element block types with Q8_0/Q8_1 activations.  Each block gives an
+ * exact int32 sum (in eight lanes) that is scaled by d_w * d_a; two blocks
+ * per iteration feed two accumulators. */
+
+float floe_vec_dot_q8_0_avx2(int64_t n, const void *w, const void *act)
+{
+	const struct block_q8_0 *x = w;
+	const struct block_q8_0 *y = act;
+	int64_t nb = n / 32, i = 0;
+	__m256 a0 = _mm256_setzero_ps(), a1 = a0;
+
+	for (; i + 2 <= nb; i += 2) {
+		__m256i p0 = dot_i8(_mm256_loadu_si256((const __m256i *)x[i].qs),
+				    _mm256_loadu_si256((const __m256i *)y[i].qs));
+		__m256i p1 = dot_i8(_mm256_loadu_si256((const __m256i *)x[i + 1].qs),
+				    _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
+		a0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p0), a0);
+		a1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i + 1].d) * h2f(y[i + 1].d)), _mm256_cvtepi32_ps(p1),
+				     a1);
+	}
+	for (; i < nb; i++) {
+		__m256i p = dot_i8(_mm256_loadu_si256((const __m256i *)x[i].qs),
+				   _mm256_loadu_si256((const __m256i *)y[i].qs));
+		a0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), a0);
+	}
+	return hsum_ps(_mm256_add_ps(a0, a1));
+}
+
+/* Q4_0: q - 8 with q the nibble.  The offset is folded in as 8 * sum(y)
+ * computed by the same maddubs against a vector of 8s, so the weights stay
+ * unsigned. */
+static inline __m256i q4_0_block(const struct block_q4_0 *x, const struct block_q8_0 *y)
+{
+	__m256i qy = _mm256_loadu_si256((const __m256i *)y->qs);
+	__m256i qx = nibbles32(x->qs);
+	__m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(qx, qy), _mm256_maddubs_epi16(_mm256_set1_epi8(8), qy));
+	return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+float floe_vec_dot_q4_0_avx2(int64_t n, const void *w, const void *act)
+{
+	const struct block_q4_0 *x = w;
+	const struct block_q8_0 *y = act;
+	int64_t nb = n / 32, i = 0;
+	__m256 a0 = _mm256_setzero_ps(), a1 = a0;
+
+	for (; i + 2 <= nb; i += 2) {
+		__m256i p0 = q4_0_block(&x[i], &y[i]);
+		__m256i p1 = q4_0_block(&x[i + 1], &y[i + 1]);
+		a0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p0), a0);
+		a1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i + 1].d) * h2f(y[i + 1].d)), _mm256_cvtepi32_ps(p1),
+				     a1);
+	}
+	for (; i < nb; i++)
+		a0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)),
+				     _mm256_cvtepi32_ps(q4_0_block(&x[i], &y[i])), a0);
+	return hsum_ps(_mm256_add_ps(a0, a1));
+}
+
+/* Q4_1 . Q8_1 = d_w d_a sum(q y) + m_w s_a, s_a = d_a sum(y) from the block. */
+float floe_vec_dot_q4_1_avx2(int64_t n, const void *w, const void *act)
+{
+	const struct block_q4_1 *x = w;
+	const struct block_q8_1 *y = act;
+	int64_t nb = n / 32;
+	__m256 acc = _mm256_setzero_ps();
+	float summ = 0.0f;
+
+	for (int64_t i = 0; i < nb; i++) {
+		__m256i p = dot_u8(nibbles32(x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc);
+		summ += h2f(x[i].m) * h2f(y[i].s);
+	}
+	return hsum_ps(acc) + summ;
+}
+
+/* Q5_0: q = (nibble | bit << 4) - 16; the missing bit is subtracted as 16. */
+float floe_vec_dot_q5_0_avx2(int64_t n, const void *w, const void *act)
+{
+	const struct block_q5_0 *x = w;
+	const struct block_q8_0 *y = act;
+	int64_t nb = n / 32;
+	__m256 acc = _mm256_setzero_ps();
+
+	for (int64_t i = 0; i < nb; i++) {
+		__m256i hb = _mm256_andnot_si256(bits32(load_u32(x[i].qh)), _mm256_set1_epi8(16));
+		__m256i qx = _mm256_sub_epi8(nibbles32(x[i].qs), hb); /* in [-16, 15] */
+		__m256i p = dot_i8(qx, _mm256_loadu_si256((const __m256i *)y[i].qs));
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc);
+	}
+	return hsum_ps(acc);
+}
+
+float floe_vec_dot_q5_1_avx2(int64_t n, const void *w, const void *act)
+{
+	const struct block_q5_1 *x = w;
+	const struct block_q8_1 *y = act;
+	int64_t nb = n / 32;
+	__m256 acc = _mm256_setzero_ps();
+	float summ = 0.0f;
+
+	for (int64_t i = 0; i < nb; i++) {
+		__m256i hb = _mm256_and_si256(bits32(load_u32(x[i].qh)), _mm256_set1_epi8(16));
+		__m256i qx = _mm256_or_si256(nibbles32(x[i].qs), hb);
+		__m256i p = dot_u8(qx, _mm256_loadu_si256((const __m256i *)y[i].qs));
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc);
+		summ += h2f(x[i].m) * h2f(y[i].s);
+	}
+	return hsum_ps(acc) + summ;
+}
+
+/* Table-lookup types: the nibble indexes 16 signed byte values (one pshufb). */
+static const int8_t iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+					 1,    13,   25,  38,  53,  69,  89,  113};
+
+static inline __m256i lookup32(const uint8_t *qs, __m256i table)
+{
+	return _mm256_shuffle_epi8(table, nibbles32(qs));
+}
+
+float floe_vec_dot_iq4_nl_avx2(int64_t n, const void *w, const void *act)
+{
+	const struct block_iq4_nl *x = w;
+	const struct block_q8_0 *y = act;
+	__m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)iq4nl_values));
+	__m256 acc = _mm256_setzero_ps();
+
+	for (int64_t i = 0; i < n / 32; i++) {
+		__m256i p = dot_i8(lookup32(x[i].qs, table), _mm256_loadu_si256((const __m256i *)y[i].qs));
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc);
+	}
+	return hsum_ps(acc);
+}
+
+/* IQ4_XS: eight 32-element sub-blocks, each with a 6-bit scale (low 4 bits
+ * in scales_l, high 2 in scales_h) minus 32, nibbles as IQ4_NL. */
+float floe_vec_dot_iq4_xs_avx2(int64_t n, const void *w, const void *act)
+{
+	const struct block_iq4_xs *x = w;
+	const struct block_q8_K *y = act;
+	__m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)iq4nl_values));
+	__m256 acc = _mm256_setzero_ps();
+
+	for (int64_t i = 0; i < n / 256; i++) {
+		__m256i sumi = _mm256_setzero_si256();
+		for (int ib = 0; ib < 8; ib++) {
+			int ls = ((x[i].scales_l[ib / 2] >> 4 * (ib % 2)) & 15) | ((x[i].scales_h >> 2 * ib) & 3) << 4;
+			__m256i p = dot_i8(lookup32(x[i].qs + 16 * ib, table),
+					   _mm256_loadu_si256((const __m256i *)(y[i].qs + 32 * ib)));
+			sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(p, _mm256_set1_epi32(ls - 32)));
+		}
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+	}
+	return hsum_ps(acc);
+}
+
+/* E8M0 exponent -> 2^(e-128) (half the scale: the table holds doubled
+ * values), as ggml's GGML_E8M0_TO_FP32_HALF. */
+static inline float e8m0_half(uint8_t e)
+{
+	uint32_t bits = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
+	float f;
+	memcpy(&f, &bits, 4);
+	return f;
+}
+
+float floe_vec_dot_mxfp4_avx2(int64_t n, const void *w, const void *act)
+{
+	static const int8_t kv[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+	const struct block_mxfp4 *x = w;
+	const struct block_q8_0 *y = act;
+	__m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kv));
+	__m256 acc = _mm256_setzero_ps();
+
+	for (int64_t i = 0; i < n / 32; i++) {
+		__m256i p = dot_i8(lookup32(x[i].qs, table), _mm256_loadu_si256((const __m256i *)y[i].qs));
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(e8m0_half(x[i].e) * h2f(y[i].d)), _mm256_cvtepi32_ps(p),
+				      acc);
+	}
+	return hsum_ps(acc);
+}
+
+/* ---------------------------------------------------------------------
+ * K-quants with Q8_K activations (256-element super-blocks).
+ *
+ * Per super-block: sumi = sum over sub-blocks of scale * sum(q * y) in int32
+ * lanes, then acc += d_w * d_a * sumi; terms from mins or offsets use the
+ * activation block sums, acc_m += dmin_w * d_a * sum(min * bsum). */
+
+/* Scale vector for a 32-element run covered by two 16-element scales: the
+ * low 128 bits (elements 0..15) get s0, the high 128 bits get s1. */
+static inline __m256i scale_pair(int s0, int s1)
+{
+	return _mm256_set_m128i(_mm_set1_epi16((short)s1), _mm_set1_epi16((short)s0));
+}
+
+/* Q2_K: element 128h + 32s + l (h < 2, s < 4, l < 32) is bits 2s..2s+1 of
+ * qs[32h + l]; 16-element group g = 8h + 2s + (l >= 16) uses scales[g]. */
+float floe_vec_dot_q2_K_avx2(int64_t n, const void *w, const void *act)
+{
+	const struct block_q2_K *x = w;
+	const struct block_q8_K *y = act;
+	const __m256i m3 = _mm256_set1_epi8(3);
+	__m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
+
+	for (int64_t i = 0; i < n / 256; i++) {
+		const uint8_t *sc = x[i].scales;
+		__m128i sc16 = _mm_loadu_si128((const __m128i *)sc);
+		__m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc16, 4), _mm_set1_epi8(15)));
+		__m256i pm = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)y[i].bsums));
+		__m256i sumi = _mm256_setzero_si256();
+		const int8_t *q8 = y[i].qs;
+
+		for (int h = 0; h < 2; h++) {
+			__m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * h));
+			for (int s = 0; s < 4; s++) {
+				__m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
+				__m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)q8));
+				int g = 8 * h + 2 * s;
+				sumi = _mm256_add_epi32(
+					sumi, _mm256_madd_epi16(p, scale_pair(sc[g] & 15, sc[g + 1] & 15)));
+				q8 += 32;
+			}
+		}
+		float dy = y[i].d;
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+		acc_m = _mm256_fmadd_ps(_mm256_set1_ps(dy * h2f(x[i].dmin)), _mm256_cvtepi32_ps(pm), acc_m);
+	}
+	return hsum_ps(acc) - hsum_ps(acc_m);
+}
+
+/* Q3_K scales: 16 six-bit values, low 4 bits in bytes 0..7 (two per byte,
+ * low nibbles for 0..7, high nibbles for 8..15), high 2 bits in bytes 8..11;
+ * each minus 32. */
+static inline void q3_k_scales(const uint8_t *p, int8_t out[16])
+{
+	for (int j = 0; j < 16; j++) {
+		int lo = j < 8 ? p[j] & 15 : p[j - 8] >> 4;
+		int hi = (p[8 + (j & 3)] >> (2 * (j >> 2))) & 3;
+		out[j] = (int8_t)((lo | hi << 4) - 32);
+	}
+}
+
+/* Q3_K: like Q2_K, element 128h + 32s + l has low bits 2s..2s+1 of
+ * qs[32h + l] and its high bit is bit 4h + s of hmask[l]; value =
+ * low - (high bit clear ? 4 : 0).  Both parts stay unsigned for maddubs. */
+float floe_vec_dot_q3_K_avx2(int64_t n, const void *w, const void *act)
+{
+	const struct block_q3_K *x = w;
+	const struct block_q8_K *y = act;
+	const __m256i m3 = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4), zero = _mm256_setzero_si256();
+	__m256 acc = _mm256_setzero_ps();
+
+	for (int64_t i = 0; i < n / 256; i++) {
+		int8_t sc[16];
+		q3_k_scales(x[i].scales, sc);
+		__m256i hm = _mm256_loadu_si256((const __m256i *)x[i].hmask);
+		__m256i sumi = _mm256_setzero_si256();
+		const int8_t *q8 = y[i].qs;
+
+		for (int h = 0; h < 2; h++) {
+			__m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * h));
+			for (int s = 0; s < 4; s++) {
+				__m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
+				__m256i hb = _mm256_and_si256(hm, _mm256_set1_epi8((char)(1 << (4 * h + s))));
+				__m256i sub = _mm256_and_si256(_mm256_cmpeq_epi8(hb, zero), four);
+				__m256i qy = _mm256_loadu_si256((const __m256i *)q8);
+				__m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, qy), _mm256_maddubs_epi16(sub, qy));
+				int g = 8 * h + 2 * s;
+				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale_pair(sc[g], sc[g + 1])));
+				q8 += 32;
+			}
+		}
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+	}
+	return hsum_ps(acc);
+}
+
+/* Q4_K/Q5_K scales: eight 6-bit scales and eight 6-bit mins in 12 bytes.
+ * j < 4: scale = b[j] & 63, min = b[j+4] & 63; j >= 4: scale = (b[j+4] & 15)
+ * | (b[j-4] >> 6) << 4, min = (b[j+4] >> 4) | (b[j] >> 6) << 4. */
+static inline void k4_scales(const uint8_t *b, uint8_t sc[8], uint8_t mn[8])
+{
+	for (int j = 0; j < 4; j++) {
+		sc[j] = b[j] & 63;
+		mn[j] = b[j + 4] & 63;
+		sc[j + 4] = (uint8_t)((b[j + 8] & 15) | (b[j] >> 6) << 4);
+		mn[j + 4] = (uint8_t)((b[j + 8] >> 4) | (b[j + 4] >> 6) << 4);
+	}
+}
+
+/* sum over the eight 32-element sub-blocks of min[j] * (bsums[2j] + bsums[2j+1]),
+ * in int32 lanes. */
+static inline __m256i k4_min_sums(const uint8_t mn[8], const int16_t *bsums)
+{
+	__m256i b = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bsums), _mm256_set1_epi16(1));
+	__m256i m = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)mn));
+	return _mm256_mullo_epi32(b, m);
+}
+
+/* Q4_K: element 64j + l (l < 32) is the low nibble of qs[32j + l], element
+ * 64j + 32 + l the high nibble; sub-block k (32 elements) has scale sc[k],
+ * value d * sc * q - dmin * mn. */
+float floe_vec_dot_q4_K_avx2(int64_t n, const void *w, const void *act)
+{
+	const struct block_q4_K *x = w;
+	const struct block_q8_K *y = act;
+	const __m256i m4 = _mm256_set1_epi8(15);
+	__m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
+
+	for (int64_t i = 0; i < n / 256; i++) {
+		uint8_t sc[8], mn[8];
+		k4_scales(x[i].scales, sc, mn);
+		__m256i pm = k4_min_sums(mn, y[i].bsums);
+		__m256i s0 = _mm256_setzero_si256(), s1 = s0;
+		const uint8_t *q4 = x[i].qs;
+		const int8_t *q8 = y[i].qs;
+
+		for (int j = 0; j < 4; j++) {
+			__m256i bits = _mm256_loadu_si256((const __m256i *)(q4 + 32 * j));
+			__m256i lo = _mm256_and_si256(bits, m4);
+			__m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+			__m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j)));
+			__m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32)));
+			s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(pl, _mm256_set1_epi16(sc[2 * j])));
+			s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(ph, _mm256_set1_epi16(sc[2 * j + 1])));
+		}
+		float dy = y[i].d;
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * h2f(x[i].d)), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)),
+				      acc);
+		acc_m = _mm256_fmadd_ps(_mm256_set1_ps(dy * h2f(x[i].dmin)), _mm256_cvtepi32_ps(pm), acc_m);
+	}
+	return hsum_ps(acc) - hsum_ps(acc_m);
+}
+
+/* Q5_K: as Q4_K with a fifth bit: bit 2j of qh[l] for element 64j + l and
+ * bit 2j + 1 for element 64j + 32 + l. */
+float floe_vec_dot_q5_K_avx2(int64_t n, const void *w, const void *act)
+{
+	const struct block_q5_K *x = w;
+	const struct block_q8_K *y = act;
+	const __m256i m4 = _mm256_set1_epi8(15), b16 = _mm256_set1_epi8(16);
+	__m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
+
+	for (int64_t i = 0; i < n / 256; i++) {
+		uint8_t sc[8], mn[8];
+		k4_scales(x[i].scales, sc, mn);
+		__m256i pm = k4_min_sums(mn, y[i].bsums);
+		__m256i qh = _mm256_loadu_si256((const __m256i *)x[i].qh);
+		__m256i s0 = _mm256_setzero_si256(), s1 = s0;
+		const int8_t *q8 = y[i].qs;
+
+		for (int j = 0; j < 4; j++) {
+			__m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
+			__m256i ml = _mm256_set1_epi8((char)(1 << (2 * j)));
+			__m256i mh = _mm256_set1_epi8((char)(1 << (2 * j + 1)));
+			__m256i hl = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, ml), ml), b16);
+			__m256i hh = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, mh), mh), b16);
+			__m256i lo = _mm256_or_si256(_mm256_and_si256(bits, m4), hl);
+			__m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), hh);
+			__m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j)));
+			__m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32)));
+			s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(pl, _mm256_set1_epi16(sc[2 * j])));
+			s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(ph, _mm256_set1_epi16(sc[2 * j + 1])));
+		}
+		float dy = y[i].d;
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * h2f(x[i].d)), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)),
+				      acc);
+		acc_m = _mm256_fmadd_ps(_mm256_set1_ps(dy * h2f(x[i].dmin)), _mm256_cvtepi32_ps(pm), acc_m);
+	}
+	return hsum_ps(acc) - hsum_ps(acc_m);
+}
+
+/* Q6_K: in each 128-element half h (ql += 64h, qh += 32h), for l < 32:
+ *   element      l: ql[l] & 15      | (qh[l] >> 0 & 3) << 4
+ *   element 32 + l: ql[l + 32] & 15 | (qh[l] >> 2 & 3) << 4
+ *   element 64 + l: ql[l] >> 4      | (qh[l] >> 4 & 3) << 4
+ *   element 96 + l: ql[l + 32] >> 4 | (qh[l] >> 6 & 3) << 4
+ * value = d * scales[e / 16] * (q - 32).  The -32 is applied once per block
+ * as 32 * sum(scales[g] * bsums[g]). */
+float floe_vec_dot_q6_K_avx2(int64_t n, const void *w, const void *act)
+{
+	const struct block_q6_K *x = w;
+	const struct block_q8_K *y = act;
+	const __m256i m4 = _mm256_set1_epi8(15), m3 = _mm256_set1_epi8(3 << 4);
+	__m256 acc = _mm256_setzero_ps();
+
+	for (int64_t i = 0; i < n / 256; i++) {
+		const int8_t *sc = x[i].scales;
+		__m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+		__m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y[i].bsums));
+		__m256i sumi = _mm256_setzero_si256();
+		const int8_t *q8 = y[i].qs;
+
+		for (int h = 0; h < 2; h++) {
+			const uint8_t *ql = x[i].ql + 64 * h;
+			__m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+			__m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+			__m256i qh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
+			__m256i q[4];
+			q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m3));
+			q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m3));
+			q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m3));
+			q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+					       _mm256_and_si256(_mm256_srli_epi16(qh, 2), m3));
+			for (int k = 0; k < 4; k++) {
+				__m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)q8));
+				int g = 8 * h + 2 * k;
+				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale_pair(sc[g], sc[g + 1])));
+				q8 += 32;
+			}
+		}
+		sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(off, 5));
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+	}
+	return hsum_ps(acc);
+}
+
+/* ---------------------------------------------------------------------
+ * Table */
+
+void floe_kernels_avx2_fill(struct floe_kernels *k)
+{
+	k->isa = "avx2";
+	k->quantize_act[FLOE_TYPE_F16] = floe_quantize_act_f16_avx2;
+	k->quantize_act[FLOE_TYPE_BF16] = floe_quantize_act_bf16_avx2;
+	k->quantize_act[FLOE_TYPE_Q8_0] = floe_quantize_act_q8_0_avx2;
+	k->quantize_act[FLOE_TYPE_Q8_1] = floe_quantize_act_q8_1_avx2;
+	k->quantize_act[FLOE_TYPE_Q8_K] = floe_quantize_act_q8_K_avx2;
+
+	k->vec_dot[FLOE_TYPE_F32] = floe_vec_dot_f32_avx2;
+	k->vec_dot[FLOE_TYPE_F16] = floe_vec_dot_f16_avx2;
+	k->vec_dot[FLOE_TYPE_BF16] = floe_vec_dot_bf16_avx2;
+	k->vec_dot[FLOE_TYPE_Q4_0] = floe_vec_dot_q4_0_avx2;
+	k->vec_dot[FLOE_TYPE_Q4_1] = floe_vec_dot_q4_1_avx2;
+	k->vec_dot[FLOE_TYPE_Q5_0] = floe_vec_dot_q5_0_avx2;
+	k->vec_dot[FLOE_TYPE_Q5_1] = floe_vec_dot_q5_1_avx2;
+	k->vec_dot[FLOE_TYPE_Q8_0] = floe_vec_dot_q8_0_avx2;
+	k->vec_dot[FLOE_TYPE_IQ4_NL] = floe_vec_dot_iq4_nl_avx2;
+	k->vec_dot[FLOE_TYPE_IQ4_XS] = floe_vec_dot_iq4_xs_avx2;
+	k->vec_dot[FLOE_TYPE_MXFP4] = floe_vec_dot_mxfp4_avx2;
+	k->vec_dot[FLOE_TYPE_Q2_K] = floe_vec_dot_q2_K_avx2;
+	k->vec_dot[FLOE_TYPE_Q3_K] = floe_vec_dot_q3_K_avx2;
+	k->vec_dot[FLOE_TYPE_Q4_K] = floe_vec_dot_q4_K_avx2;
+	k->vec_dot[FLOE_TYPE_Q5_K] = floe_vec_dot_q5_K_avx2;
+	k->vec_dot[FLOE_TYPE_Q6_K] = floe_vec_dot_q6_K_avx2;
+}

@@ -1,0 +1,49 @@
+/* quant_avx2: AVX2 + FMA + F16C kernels for the decode hot path.
+ *
+ * Every function here has a scalar twin in quant_ref.c and is tested against
+ * it (tests/test_kernels.c).  Activation quantizers produce exactly the bytes
+ * of the reference (they are what makes floe's logits equal llama.cpp's); dot
+ * products agree with the reference up to f32 summation order.
+ *
+ * This header may be included anywhere, but the functions may only be called
+ * on a CPU for which floe_cpu_has_avx2_fma() is true: quant_avx2.c is the only
+ * file built with -mavx2 -mfma -mf16c.  Callers normally reach them through
+ * floe_kernels_get(). */
+#ifndef FLOE_QUANT_QUANT_AVX2_H
+#define FLOE_QUANT_QUANT_AVX2_H
+
+#include <stdint.h>
+
+#include "quant/quant.h"
+
+/* Activation converters (f32 -> activation type), n a multiple of the block. */
+void floe_quantize_act_f16_avx2(const float *src, void *dst, int64_t n);
+void floe_quantize_act_bf16_avx2(const float *src, void *dst, int64_t n);
+void floe_quantize_act_q8_0_avx2(const float *src, void *dst, int64_t n);
+void floe_quantize_act_q8_1_avx2(const float *src, void *dst, int64_t n);
+void floe_quantize_act_q8_K_avx2(const float *src, void *dst, int64_t n);
+
+/* Dot products: weight row w (n elements of the type) with an activation row
+ * already converted to the type's activation type. */
+float floe_vec_dot_f32_avx2(int64_t n, const void *w, const void *act);
+float floe_vec_dot_f16_avx2(int64_t n, const void *w, const void *act);
+float floe_vec_dot_bf16_avx2(int64_t n, const void *w, const void *act);
+float floe_vec_dot_q4_0_avx2(int64_t n, const void *w, const void *act);
+float floe_vec_dot_q4_1_avx2(int64_t n, const void *w, const void *act);
+float floe_vec_dot_q5_0_avx2(int64_t n, const void *w, const void *act);
+float floe_vec_dot_q5_1_avx2(int64_t n, const void *w, const void *act);
+float floe_vec_dot_q8_0_avx2(int64_t n, const void *w, const void *act);
+float floe_vec_dot_iq4_nl_avx2(int64_t n, const void *w, const void *act);
+float floe_vec_dot_iq4_xs_avx2(int64_t n, const void *w, const void *act);
+float floe_vec_dot_mxfp4_avx2(int64_t n, const void *w, const void *act);
+float floe_vec_dot_q2_K_avx2(int64_t n, const void *w, const void *act);
+float floe_vec_dot_q3_K_avx2(int64_t n, const void *w, const void *act);
+float floe_vec_dot_q4_K_avx2(int64_t n, const void *w, const void *act);
+float floe_vec_dot_q5_K_avx2(int64_t n, const void *w, const void *act);
+float floe_vec_dot_q6_K_avx2(int64_t n, const void *w, const void *act);
+
+/* Overwrite the entries of k that have an AVX2 kernel (k starts as a copy of
+ * the reference table). */
+void floe_kernels_avx2_fill(struct floe_kernels *k);
+
+#endif
