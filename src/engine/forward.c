@@ -36,17 +36,8 @@ struct mm_job {
 static void mm_slice(void *ctx, int ith, int nth)
 {
 	const struct mm_job *j = ctx;
-	const uint64_t wb = floe_type_row_bytes(j->type, (uint64_t)j->cols);
-	const uint64_t ab = floe_type_row_bytes(floe_type_info(j->type)->act_type, (uint64_t)j->cols);
-	const floe_vec_dot_fn dot = j->k->vec_dot[j->type];
-	long lo, hi;
 
-	/* TODO: floe_matmul once the avx2 branch lands. */
-	floe_split((long)j->rows, ith, nth, &lo, &hi);
-	for (long r = lo; r < hi; r++)
-		for (int64_t t = 0; t < j->n_tok; t++)
-			j->out[t * j->stride + r] = dot(j->cols, (const char *)j->w + (uint64_t)r * wb,
-						      (const char *)j->act + (uint64_t)t * ab);
+	floe_matmul(j->k, j->type, j->w, j->rows, j->cols, j->act, j->n_tok, j->out, j->stride, ith, nth);
 }
 
 static uint32_t act_type_of(uint32_t type)
