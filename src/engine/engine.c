@@ -241,6 +241,7 @@ static int model_open(struct floe_model *m, struct floe_err *err)
 	if ((rc = floe_gguf_open(m->path, &m->gguf, err)) || (rc = floe_weights_load(m->gguf, &m->w, err)))
 		return rc;
 	m->kern = floe_kernels_get(m->params.force_ref_kernels);
+	m->dotf32 = floe_dotf32_get(m->params.force_ref_kernels);
 	if ((rc = check_kernels(m, err)) || (rc = check_params(m, err)) || (rc = map_file(m, err)) ||
 	    (rc = build_index(m, err)) || (rc = make_plan(m, err)))
 		return rc;

@@ -15,6 +15,7 @@
 
 #include "base/status.h"
 #include "base/threadpool.h"
+#include "engine/dotf32.h"
 #include "experts/expert_cache.h"
 #include "experts/io.h"
 #include "floe.h"
@@ -30,7 +31,8 @@ struct floe_scratch {
 	float *k;        /* [B][n_head_kv * hd_k] */
 	float *v;        /* [B][n_head_kv * hd_v] */
 	float *attn;     /* [B][n_head * hd_v] attention output before wo */
-	float *scores;   /* [n_threads][n_ctx] attention probabilities */
+	float *scores;   /* [n_threads][scores_stride]: probabilities, lane sums, a K/V row */
+	uint64_t scores_stride;
 	void *act;       /* [B][act_row_max] activations converted for a matmul */
 	void *act2;      /* [B][act_row_max] a second conversion (expert up / down input) */
 	float *probs;    /* [B][n_expert] router logits, then probabilities */
@@ -58,6 +60,7 @@ struct floe_model {
 	struct floe_gguf *gguf;
 	struct floe_weights w;
 	const struct floe_kernels *kern;
+	const struct floe_dotf32 *dotf32;
 	int fd;
 	void *map;
 	uint64_t map_size;

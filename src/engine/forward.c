@@ -18,6 +18,7 @@
 
 #include "base/alloc.h"
 #include "engine/engine.h"
+#include "engine/dotf32.h"
 #include "engine/ops.h"
 
 /* ---- matmul over the pool ------------------------------------------------- */
@@ -68,6 +69,33 @@ static void matmul_conv(struct floe_model *m, uint32_t type, const void *w, int6
 	floe_pool_run(m->pool, mm_slice, &j);
 }
 
+/* F32 weights (the router): ggml multiplies one token with
+ * ggml_vec_dot_f32 and several with llamafile's sgemm (when its tiling
+ * applies: cols % 8 == 0, rows % 4 == 0); follow the same orders. */
+struct f32_job {
+	const struct floe_dotf32 *df;
+	const float *w, *x;
+	int64_t rows, cols;
+	int n_tok;
+	float *out;
+	int64_t stride;
+};
+
+static void f32_slice(void *ctx, int ith, int nth)
+{
+	const struct f32_job *j = ctx;
+	const bool tiny = j->n_tok >= 2 && j->cols % 8 == 0 && j->rows % 4 == 0;
+	long lo, hi;
+
+	floe_split((long)j->rows, ith, nth, &lo, &hi);
+	for (int t = 0; t < j->n_tok; t++)
+		for (long r = lo; r < hi; r++) {
+			const float *wr = j->w + (size_t)r * j->cols, *xt = j->x + (size_t)t * j->cols;
+			j->out[t * j->stride + r] = tiny ? j->df->dot_tiny(wr, xt, (int)j->cols)
+							 : j->df->dot_vec(wr, xt, (int)j->cols);
+		}
+}
+
 /* Convert x ([n_tok][cols] f32) into the scratch act buffer unless it already
  * holds x converted to the same type (*have tracks that), then multiply. */
 static void matmul_f32(struct floe_model *m, const struct floe_tensor *t, const float *x, int n_tok,
@@ -75,6 +103,12 @@ static void matmul_f32(struct floe_model *m, const struct floe_tensor *t, const 
 {
 	uint32_t at = act_type_of(t->type);
 	int64_t cols = t->ne[0];
+
+	if (t->type == FLOE_TYPE_F32) {
+		struct f32_job j = {m->dotf32, t->data, x, t->ne[1], cols, n_tok, out, stride};
+		floe_pool_run(m->pool, f32_slice, &j);
+		return;
+	}
 
 	if (!have || *have != at) {
 		convert_rows(m->kern, at, x, n_tok, cols, m->s.act);
@@ -91,11 +125,6 @@ struct attn_job {
 	int layer, n_tok, pos;
 };
 
-static float kv_get(const void *base, bool f16, uint64_t i)
-{
-	return f16 ? floe_f16_to_f32(((const uint16_t *)base)[i]) : ((const float *)base)[i];
-}
-
 static void kv_put(void *base, bool f16, uint64_t i, float v)
 {
 	if (f16)
@@ -105,21 +134,27 @@ static void kv_put(void *base, bool f16, uint64_t i, float v)
 }
 
 /* One (token, head) item: causal softmax(q.K / sqrt(hd)) . V over positions
- * 0..pos+t of this session's cache.  With an f16 cache, q and the
+ * 0..pos+t of this session's cache, in ggml's f32 orders (dotf32.h): q.k in
+ * vec order; p.V in tiny order for chunks of >= 2 tokens (llamafile sgemm)
+ * and vec order for a single token (ggml_vec_dot_f32), accumulated per
+ * position lane in acc (32 rows of hd_v).  With an f16 cache, q and the
  * probabilities are rounded to f16 first, like ggml's f16 matmuls. */
-static void attn_one(struct floe_session *sess, int layer, int t, int h, int pos, float *sc)
+static void attn_one(struct floe_session *sess, int layer, int t, int h, int pos, int n_tok, float *sc,
+		     float *acc, float *tmp)
 {
 	const struct floe_model *m = sess->m;
+	const struct floe_dotf32 *df = m->dotf32;
 	const struct floe_hparams *hp = &m->w.hp;
 	const int hdk = hp->head_dim_k, hdv = hp->head_dim_v;
 	const int kvk = hp->n_head_kv * hdk, kvv = hp->n_head_kv * hdv;
 	const int g = h / (hp->n_head / hp->n_head_kv);
 	const int n_kv = pos + t + 1;
-	const bool f16 = sess->kv_f16;
+	const bool f16 = sess->kv_f16, tiny = n_tok >= 2;
 	const uint64_t kbase = (uint64_t)layer * sess->n_ctx * kvk + (uint64_t)g * hdk;
 	const uint64_t vbase = (uint64_t)layer * sess->n_ctx * kvv + (uint64_t)g * hdv;
 	const float *qh = m->s.q + (size_t)t * hp->n_head * hdk + (size_t)h * hdk;
 	float *out = m->s.attn + (size_t)t * hp->n_head * hdv + (size_t)h * hdv;
+	const int n_acc = tiny ? 8 : 32;
 	float qr[1024];
 	const float *qv = qh;
 
@@ -129,23 +164,41 @@ static void attn_one(struct floe_session *sess, int layer, int t, int h, int pos
 		qv = qr;
 	}
 	for (int j = 0; j < n_kv; j++) {
-		float acc = 0.0f;
 		uint64_t kj = kbase + (uint64_t)j * kvk;
-		for (int d = 0; d < hdk; d++)
-			acc += kv_get(sess->kv_k, f16, kj + d) * qv[d];
-		sc[j] = acc;
+		const float *kr = (const float *)sess->kv_k + kj;
+		if (f16) {
+			for (int d = 0; d < hdk; d++)
+				tmp[d] = floe_f16_to_f32(((const uint16_t *)sess->kv_k)[kj + d]);
+			kr = tmp;
+		}
+		sc[j] = df->dot_vec(kr, qv, hdk);
 	}
 	floe_softmax(sc, n_kv, 1.0f / sqrtf((float)hdk));
-	if (f16)
-		for (int j = 0; j < n_kv; j++)
-			sc[j] = floe_f16_to_f32(floe_f32_to_f16(sc[j]));
-	for (int d = 0; d < hdv; d++)
-		out[d] = 0.0f;
+	memset(acc, 0, sizeof(float) * (size_t)n_acc * hdv);
 	for (int j = 0; j < n_kv; j++) {
 		uint64_t vj = vbase + (uint64_t)j * kvv;
-		const float p = sc[j];
-		for (int d = 0; d < hdv; d++)
-			out[d] += p * kv_get(sess->kv_v, f16, vj + d);
+		const float *vr = (const float *)sess->kv_v + vj;
+		float p = sc[j];
+		if (f16) {
+			for (int d = 0; d < hdv; d++)
+				tmp[d] = floe_f16_to_f32(((const uint16_t *)sess->kv_v)[vj + d]);
+			vr = tmp;
+			p = floe_f16_to_f32(floe_f32_to_f16(p));
+		}
+		df->fma_row(acc + (size_t)(j % n_acc) * hdv, vr, p, hdv);
+	}
+	for (int d = 0; d < hdv; d++) {
+		float lanes[8];
+		if (tiny) {
+			for (int l = 0; l < 8; l++)
+				lanes[l] = acc[(size_t)l * hdv + d];
+			out[d] = floe_lanes_tiny(lanes);
+		} else {
+			for (int l = 0; l < 8; l++)
+				lanes[l] = (acc[(size_t)l * hdv + d] + acc[(size_t)(16 + l) * hdv + d]) +
+					   (acc[(size_t)(8 + l) * hdv + d] + acc[(size_t)(24 + l) * hdv + d]);
+			out[d] = floe_lanes_vec(lanes);
+		}
 	}
 }
 
@@ -154,12 +207,13 @@ static void attn_slice(void *ctx, int ith, int nth)
 	const struct attn_job *j = ctx;
 	struct floe_model *m = j->sess->m;
 	const int n_head = m->w.hp.n_head;
-	float *sc = m->s.scores + (size_t)ith * j->sess->n_ctx;
+	float *sc = m->s.scores + (size_t)ith * m->s.scores_stride;
+	float *acc = sc + j->sess->n_ctx, *tmp = acc + 32 * (size_t)m->w.hp.head_dim_v;
 	long lo, hi;
 
 	floe_split((long)j->n_tok * n_head, ith, nth, &lo, &hi);
 	for (long i = lo; i < hi; i++)
-		attn_one(j->sess, j->layer, (int)(i / n_head), (int)(i % n_head), j->pos, sc);
+		attn_one(j->sess, j->layer, (int)(i / n_head), (int)(i % n_head), j->pos, j->n_tok, sc, acc, tmp);
 }
 
 /* x += Wo . attention(norm(x)) for the chunk's tokens at pos..pos+n. */
@@ -476,7 +530,10 @@ int floe_scratch_init(struct floe_scratch *s, const struct floe_weights *w, int 
 	BUF(k, B * kvk * sizeof(float));
 	BUF(v, B * kvv * sizeof(float));
 	BUF(attn, B * no * sizeof(float));
-	BUF(scores, (size_t)n_threads * (size_t)n_ctx * sizeof(float));
+	/* per thread: scores (n_ctx), 32 lane accumulators of hd_v, one K/V row */
+	s->scores_stride = floe_round_up((uint64_t)n_ctx + 32ull * hp->head_dim_v +
+					 (uint64_t)(hp->head_dim_k > hp->head_dim_v ? hp->head_dim_k : hp->head_dim_v), 16);
+	BUF(scores, (size_t)n_threads * s->scores_stride * sizeof(float));
 	BUF(act, B * arm);
 	BUF(act2, B * arm);
 	BUF(probs, B * NX * sizeof(float));
