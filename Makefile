@@ -22,9 +22,8 @@ else
 endif
 CFLAGS  := $(WARN) $(DEFS) $(INC) $(OPT) -pthread -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS := $(OPT) -pthread
-LIBS    := -luring -lpcre2-8 -lm
+LIBS    := -luring -lpcre2-8 -lm -ljansson
 CLI_LIBS := -ledit
-TEST_LIBS := -ljansson
 
 # Per-ISA kernel files carry their own target flags; the rest of the build stays
 # baseline x86-64 so the binary runs anywhere and picks kernels at run time.
@@ -38,27 +37,41 @@ TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
+# Quiet by default; `make V=1` shows the commands.
+ifeq ($(V),1)
+  Q :=
+  say = @true
+else
+  Q := @
+  say = @echo "  $(1) $(2)"
+endif
+
 .PHONY: all test fuzz bench format clean
 all: $(BUILD)/floe
 
 $(BUILD)/%_avx2.o: %_avx2.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(AVX2_FLAGS) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) $(AVX2_FLAGS) -c $< -o $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libfloe.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/floe: $(CLI_OBJ) $(BUILD)/libfloe.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libfloe.a $(LIBS) $(CLI_LIBS)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libfloe.a $(LIBS) $(CLI_LIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/harness.h $(BUILD)/libfloe.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libfloe.a $(LIBS) $(TEST_LIBS)
+	$(call say,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libfloe.a $(LIBS)
 
 test: $(TEST_BIN) $(BUILD)/floe
 	@sh tests/run_tests.sh $(BUILD)
@@ -86,3 +99,16 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+# Debian packages the build and tests need; `make deps` installs the missing
+# ones (as root, or through sudo).  docs/dependencies.md says why each is here.
+DEB_PKGS := build-essential clang liburing-dev libpcre2-dev libedit-dev libjansson-dev pkg-config
+.PHONY: deps
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		if [ "$$(id -u)" = 0 ]; then s=; else s=sudo; fi; \
+		DEBIAN_FRONTEND=noninteractive $$s apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$s apt-get install -y -qq --no-install-recommends $$missing; \
+	fi

@@ -7,8 +7,10 @@
  *          bounded by memory bandwidth like decoding a real model;
  *   cache: 256 KiB of weights, resident in L2, the kernel's own speed.
  * GB/s counts weight bytes read.  Activation converters are timed on 4096-wide
- * rows (ns per row).  Each measurement repeats until 0.3 s have passed and
- * keeps the best of three, because the machine is shared. */
+ * rows (ns per row).  Each measurement repeats for a while and keeps the
+ * fastest run, because the machine is shared.  Arguments, if
+ * any, name the types to run (e.g. `bench_kernels q4_K q8_K`). */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,24 +99,23 @@ static void fill_weights(uint32_t type, uint8_t *w, int64_t n_rows)
 
 static float sink;
 
-/* Seconds per matrix-vector product over n_rows rows (best of three). */
+/* Seconds per matrix-vector product over n_rows rows: the fastest of the
+ * repetitions in 0.3 s, because on a shared machine the slow ones measure
+ * the neighbours. */
 static double time_matvec(const struct floe_kernels *k, uint32_t type, const uint8_t *w, int64_t n_rows,
 			  const void *act, float *out)
 {
-	double best = 1e9;
+	double best = 1e9, start = floe_now_s(), t0, t1;
+	long iters = 0;
 
-	for (int rep = 0; rep < 3; rep++) {
-		double t0 = floe_now_s(), t;
-		long iters = 0;
-		do {
-			floe_matmul(k, type, w, n_rows, N_COLS, act, 1, out, n_rows, 0, 1);
-			sink += out[iters % n_rows];
-			iters++;
-			t = floe_now_s() - t0;
-		} while (t < 0.3 / 3);
-		if (t / (double)iters < best)
-			best = t / (double)iters;
-	}
+	do {
+		t0 = floe_now_s();
+		floe_matmul(k, type, w, n_rows, N_COLS, act, 1, out, n_rows, 0, 1);
+		t1 = floe_now_s();
+		sink += out[iters++ % n_rows];
+		if (t1 - t0 < best)
+			best = t1 - t0;
+	} while (t1 - start < 0.3 || iters < 5);
 	return best;
 }
 
@@ -150,25 +151,79 @@ static void bench_dot(uint32_t type, const struct floe_kernels *ref, const struc
 	floe_free_aligned(out);
 }
 
-static double time_quant(floe_quantize_fn fn, const float *x, void *dst)
+/* Prompt processing: N_TOK tokens against 256 KiB of weights (in cache),
+ * through floe_matmul with the AVX2 table (multi-row kernels where a type
+ * has them) and with a copy of that table, which floe_matmul runs with the
+ * one-row kernels.  Prints ns per row and token. */
+#define N_TOK 8
+static void bench_prefill(uint32_t type, const struct floe_kernels *fast)
 {
-	double best = 1e9;
+	uint32_t at = floe_type_info(type)->act_type;
+	size_t rb = (size_t)floe_type_row_bytes(type, N_COLS), ab = (size_t)floe_type_row_bytes(at, N_COLS);
+	int64_t rows = (int64_t)(CACHE_BYTES / rb);
+	uint8_t *w = floe_alloc_aligned((size_t)rows * rb), *act = floe_alloc_aligned(ab * N_TOK);
+	float *out = floe_alloc_aligned((size_t)rows * N_TOK * sizeof(float));
+	float *x = floe_alloc_aligned(N_COLS * sizeof(float));
+	struct floe_kernels plain = *fast;
+	double best[2] = {1e9, 1e9};
 
-	for (int rep = 0; rep < 3; rep++) {
-		double t0 = floe_now_s(), t;
+	if (!w || !act || !out || !x) {
+		fprintf(stderr, "bench: out of memory\n");
+		exit(1);
+	}
+	fill_weights(type, w, rows);
+	for (int t = 0; t < N_TOK; t++) {
+		for (int i = 0; i < N_COLS; i++)
+			x[i] = next_float();
+		fast->quantize_act[at](x, act + (size_t)t * ab, N_COLS);
+	}
+	for (int v = 0; v < 2; v++) {
+		const struct floe_kernels *k = v ? fast : &plain;
+		double start = floe_now_s(), t0, t1;
 		long iters = 0;
 		do {
-			fn(x, dst, N_COLS);
-			iters++;
-			t = floe_now_s() - t0;
-		} while (t < 0.1);
-		if (t / (double)iters < best)
-			best = t / (double)iters;
+			t0 = floe_now_s();
+			floe_matmul(k, type, w, rows, N_COLS, act, N_TOK, out, rows, 0, 1);
+			t1 = floe_now_s();
+			sink += out[iters++ % rows];
+			if (t1 - t0 < best[v])
+				best[v] = t1 - t0;
+		} while (t1 - start < 0.2 || iters < 5);
 	}
+	printf("%-7s | %8.1f %8.1f %5.2fx\n", floe_type_name(type), best[0] / (double)(rows * N_TOK) * 1e9,
+	       best[1] / (double)(rows * N_TOK) * 1e9, best[0] / best[1]);
+	floe_free_aligned(w);
+	floe_free_aligned(act);
+	floe_free_aligned(out);
+	floe_free_aligned(x);
+}
+
+static double time_quant(floe_quantize_fn fn, const float *x, void *dst)
+{
+	double best = 1e9, start = floe_now_s(), t0, t1;
+
+	do {
+		t0 = floe_now_s();
+		fn(x, dst, N_COLS);
+		t1 = floe_now_s();
+		if (t1 - t0 < best)
+			best = t1 - t0;
+	} while (t1 - start < 0.1);
 	return best;
 }
 
-int main(void)
+/* With arguments, only the named types (ggml names: q4_K f16 q8_0 ...). */
+static bool wanted(uint32_t type, int argc, char **argv)
+{
+	if (argc < 2)
+		return true;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], floe_type_name(type)) == 0)
+			return true;
+	return false;
+}
+
+int main(int argc, char **argv)
 {
 	const struct floe_kernels *ref = floe_kernels_get(true), *fast = floe_kernels_get(false);
 	static const uint32_t types[] = {
@@ -187,8 +242,15 @@ int main(void)
 	printf("kernels %s vs %s, %d columns, one thread\n", fast->isa, ref->isa, N_COLS);
 	printf("dot     row B   | mem GB/s: ref    avx2  ratio | cache GB/s: ref  avx2  ratio | ns/row: ref  avx2\n");
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (fast->vec_dot[types[i]] != ref->vec_dot[types[i]])
+		if (fast->vec_dot[types[i]] != ref->vec_dot[types[i]] && wanted(types[i], argc, argv))
 			bench_dot(types[i], ref, fast);
+
+	printf("prefill %d tokens, weights in cache | ns per row-token: one-row  multi-row  ratio\n", N_TOK);
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (fast->vec_dot[types[i]] != ref->vec_dot[types[i]] && wanted(types[i], argc, argv) &&
+		    (types[i] == FLOE_TYPE_Q4_K || types[i] == FLOE_TYPE_Q6_K || types[i] == FLOE_TYPE_Q4_0 ||
+		     types[i] == FLOE_TYPE_Q8_0))
+			bench_prefill(types[i], fast);
 
 	float *x = floe_alloc_aligned(N_COLS * sizeof(float));
 	void *dst = floe_alloc_aligned(N_COLS * 4);
@@ -199,7 +261,7 @@ int main(void)
 	printf("act     | ns/row: ref    avx2  ratio\n");
 	for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++) {
 		uint32_t at = acts[i];
-		if (fast->quantize_act[at] == ref->quantize_act[at])
+		if (fast->quantize_act[at] == ref->quantize_act[at] || !wanted(at, argc, argv))
 			continue;
 		double r = time_quant(ref->quantize_act[at], x, dst);
 		double f = time_quant(fast->quantize_act[at], x, dst);

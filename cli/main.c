@@ -2,13 +2,26 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "commands.h"
 #include "floe.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{"bench", cmd_bench, "--policies [--trace F | --synth NAME]   eviction policies on routing traces"},
+	{"mkmodel", cmd_mkmodel, "--preset NAME -o OUT.gguf [--type T]   write a random-weight model"},
+	{"inspect", cmd_inspect, "MODEL.gguf [--ctx N] [--tensors] [--json]   what a model holds and needs"},
+};
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: floe <command> [options]\n"
-		   "commands:\n"
-		   "  inspect MODEL.gguf   show architecture, sizes and memory needs\n");
+	fprintf(f, "usage: floe <command> [options]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
 }
 
 int main(int argc, char **argv)
@@ -17,6 +30,9 @@ int main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
 	fprintf(stderr, "floe: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

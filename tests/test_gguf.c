@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "gguf/gguf.h"
+#include "gguf/gguf_write.h"
 #include "quant/quant.h"
 
 /* ------------------------------------------------------------------------
@@ -346,6 +347,105 @@ static void test_truncated_fixtures(void)
 	}
 }
 
+/* The q4_k_m header with its tokenizer arrays cut to 16 entries (written
+ * with the writer, header only): every prefix length fails cleanly, both as
+ * a whole short file and as a short buffer of a file of the full size. */
+static void test_truncated_exhaustive(void)
+{
+	struct floe_err e = {0};
+	struct floe_gguf *src, *g;
+	struct floe_gguf_writer *w;
+	char path[] = "/tmp/floe-gguf-shrunk-XXXXXX";
+	int fd = mkstemp(path);
+
+	REQUIRE(fd >= 0);
+	close(fd);
+	REQUIRE(floe_gguf_open(FIXTURE("tiny-qwen3moe-q4_k_m.gguf"), &src, &e) == 0);
+	REQUIRE(floe_gguf_writer_open(path, &w, &e) == 0);
+	for (uint64_t i = 0; i < src->n_kv; i++) {
+		struct floe_gguf_value v = src->kv[i].value;
+		if (v.type == FLOE_GGUF_ARRAY && v.v.arr.n > 16)
+			v.v.arr.n = 16;
+		CHECK(floe_gguf_write_kv_value(w, src->kv[i].key.s, &v) == 0);
+	}
+	for (uint64_t i = 0; i < src->n_tensors; i++) {
+		const struct floe_gguf_tensor *t = &src->tensors[i];
+		CHECK(floe_gguf_write_tensor_info(w, t->name.s, t->type, t->n_dims, t->ne) == 0);
+	}
+	REQUIRE(floe_gguf_write_begin_data(w) == 0);
+	uint64_t hdr = floe_gguf_writer_header_size(w);
+	uint64_t full = hdr + floe_gguf_writer_data_size(w);
+	floe_gguf_writer_abort(w, true);
+	size_t len;
+	unsigned char *img = harness_read_file(path, &len);
+	unlink(path);
+	REQUIRE(img != NULL && len == hdr);
+	REQUIRE(floe_gguf_parse(img, len, full, &g, &e) == 0);
+	CHECK(g->n_kv == src->n_kv && g->n_tensors == src->n_tensors && g->data_offset == hdr);
+	CHECK(floe_gguf_find_tensor(g, "blk.3.ffn_down_exps.weight")->type == FLOE_TYPE_Q6_K);
+	floe_gguf_close(g);
+	int bad = 0;
+	for (uint64_t cut = 0; cut < hdr; cut++) {
+		expect_prefix_fails(img, cut, &bad);
+		/* With the full file size, a buffer that ends in the padding
+		 * after the tensor table holds the whole header. */
+		g = NULL;
+		int rc = floe_gguf_parse(img, cut, full, &g, &e);
+		if (rc == FLOE_OK ? cut + 32 <= hdr : (rc != FLOE_EFORMAT || g))
+			bad++;
+		floe_gguf_close(g);
+	}
+	/* The whole header but a file one byte short of the data. */
+	CHECK(floe_gguf_parse(img, len, full - 1, &g, &e) == FLOE_EFORMAT &&
+	      strstr(e.msg, "outside"));
+	CHECKF(bad == 0, "%d of %" PRIu64 " prefixes did not fail cleanly", bad, hdr);
+	free(img);
+	floe_gguf_close(src);
+}
+
+/* A 200 GB sparse file whose header is the tiny model's: opens at once,
+ * reading only the header. */
+static void test_huge_sparse_file(void)
+{
+	struct floe_err e = {0};
+	struct floe_gguf *src, *g;
+	struct floe_gguf_writer *w;
+	char path[] = "/var/tmp/floe-gguf-huge-XXXXXX";
+	int fd = mkstemp(path);
+
+	REQUIRE(fd >= 0);
+	close(fd);
+	REQUIRE(floe_gguf_open(FIXTURE("tiny-qwen3moe-q2_k.gguf"), &src, &e) == 0);
+	REQUIRE(floe_gguf_writer_open(path, &w, &e) == 0);
+	CHECK(floe_gguf_write_kv_copy(w, src, "", NULL) == 0);
+	for (uint64_t i = 0; i < src->n_tensors; i++) {
+		const struct floe_gguf_tensor *t = &src->tensors[i];
+		CHECK(floe_gguf_write_tensor_info(w, t->name.s, t->type, t->n_dims, t->ne) == 0);
+	}
+	/* One big tensor at the end: 200 GB of q4_0. */
+	uint64_t ne[2] = {1ull << 20, 200ull * 1000 * 1000 * 1000 / 18 * 32 >> 20};
+	CHECK(floe_gguf_write_tensor_info(w, "huge.weight", FLOE_TYPE_Q4_0, 2, ne) == 0);
+	REQUIRE(floe_gguf_write_begin_data(w) == 0);
+	uint64_t full = floe_gguf_writer_header_size(w) + floe_gguf_writer_data_size(w);
+	floe_gguf_writer_abort(w, true);
+	floe_gguf_close(src);
+	if (truncate(path, (off_t)full) != 0) {
+		fprintf(stderr, "  (skipped: cannot make a %" PRIu64 " byte sparse file)\n", full);
+		unlink(path);
+		return;
+	}
+	REQUIRE(floe_gguf_open(path, &g, &e) == 0);
+	CHECK(g->file_size == full && full > 199e9);
+	const struct floe_gguf_tensor *t = floe_gguf_find_tensor(g, "huge.weight");
+	CHECK(t && t->offset + t->size == full);
+	CHECK(floe_gguf_find_tensor(g, "blk.0.ffn_down_exps.weight") != NULL);
+	floe_gguf_close(g);
+	/* One byte short: the big tensor is out of range. */
+	CHECK(truncate(path, (off_t)full - 1) == 0);
+	CHECK(floe_gguf_open(path, &g, &e) == FLOE_EFORMAT && strstr(e.msg, "'huge.weight'"));
+	unlink(path);
+}
+
 /* A few truncations through real files (the pread path). */
 static void test_truncated_files(void)
 {
@@ -677,7 +777,9 @@ int main(void)
 	RUN(test_fixture_vocabs);
 	RUN(test_open_matches_parse);
 	RUN(test_truncated_fixtures);
+	RUN(test_truncated_exhaustive);
 	RUN(test_truncated_files);
+	RUN(test_huge_sparse_file);
 	RUN(test_random_flips);
 	RUN(test_hand_valid);
 	RUN(test_hostile_preamble);

@@ -363,7 +363,7 @@ static void test_act_edge(void)
 		1.0f + 0x1p-11f,   1.0f + 3 * 0x1p-11f, -1.0f - 0x1p-11f, 65504.0f, 65519.0f, 65520.0f,
 		1e6f,              -1e6f,               0x1p-24f,         0x1p-25f, 0x1.8p-25f, 3 * 0x1p-25f,
 		0x1p-14f + 0x1p-25f, -0.0f,             0.0f,             INFINITY, -INFINITY, 0.1f,
-		(float)M_PI,       1e-8f,               -2.5e-5f,         1234.56f,
+		(float)M_PI,       1e-8f,               -2.5e-5f,         1234.56f,   NAN,      -NAN,
 	};
 	int nf = (int)(sizeof(f16_cases) / sizeof(f16_cases[0]));
 	CHECK(act_same(k, FLOE_TYPE_F16, f16_cases, nf));
@@ -541,6 +541,10 @@ static void check_matmul(const struct floe_kernels *k, uint32_t t, int64_t n_row
 			float got = o1[i * stride + r];
 			CHECKF(fabs((double)got - want) <= bound, "%s %s tok %lld row %lld: %.9g vs ref %.9g", k->isa,
 			       floe_type_name(t), (long long)i, (long long)r, got, want);
+			/* batched rows give exactly the one-row kernel's bits */
+			float one = k->vec_dot[t](n_cols, wr, ar);
+			CHECKF(memcmp(&got, &one, sizeof(got)) == 0, "%s %s tok %lld row %lld: %.9g vs one-row %.9g",
+			       k->isa, floe_type_name(t), (long long)i, (long long)r, got, one);
 		}
 		for (int64_t r = n_rows; r < stride; r++)
 			CHECK(o1[i * stride + r] == -12345.0f);
@@ -563,7 +567,8 @@ static void check_matmul(const struct floe_kernels *k, uint32_t t, int64_t n_row
 static void test_matmul(void)
 {
 	static const uint32_t types[] = {FLOE_TYPE_Q4_K, FLOE_TYPE_Q6_K, FLOE_TYPE_Q4_0, FLOE_TYPE_Q8_0,
-					 FLOE_TYPE_F32,  FLOE_TYPE_F16,  FLOE_TYPE_Q2_K, FLOE_TYPE_Q3_K};
+					 FLOE_TYPE_F32,  FLOE_TYPE_F16,  FLOE_TYPE_Q2_K, FLOE_TYPE_Q3_K,
+					 FLOE_TYPE_Q5_K, FLOE_TYPE_BF16};
 	const struct floe_kernels *tabs[2] = {floe_kernels_get(true), floe_kernels_get(false)};
 	int n_tabs = tabs[1] == tabs[0] ? 1 : 2;
 
@@ -578,9 +583,14 @@ static void test_matmul(void)
 			check_matmul(tabs[ki], t, 7, cols, 1);
 			check_matmul(tabs[ki], t, 37, cols, 3);
 			check_matmul(tabs[ki], t, 5, cols, 5);
+			/* 9 tokens: two groups of four and one; 7 or 13 blocks
+			 * reach the four-block paths and their tails */
+			check_matmul(tabs[ki], t, 6, blk_elems(t) == 1 ? 77 : 7 * (int64_t)blk_elems(t), 9);
+			check_matmul(tabs[ki], t, 3, blk_elems(t) == 1 ? 130 : 13 * (int64_t)blk_elems(t), 2);
 		}
 		/* rows long enough that a 16 KiB tile holds only a few of them */
 		check_matmul(tabs[ki], FLOE_TYPE_Q4_K, 29, 8192, 3);
+		check_matmul(tabs[ki], FLOE_TYPE_Q4_0, 23, 8192, 6);
 		check_matmul(tabs[ki], FLOE_TYPE_F32, 11, 2048, 2);
 	}
 }

@@ -32,9 +32,8 @@ static int read_types(struct fx_type *t, int max)
 	while (k < max && fgets(line, sizeof(line), f)) {
 		if (line[0] == '#')
 			continue;
-		if (sscanf(line, "%15s %u %u %u %u %u %15s %u", t[k].name, &t[k].id,
-			   &t[k].block_elems, &t[k].block_bytes, &t[k].rows, &t[k].n, t[k].act_name,
-			   &t[k].act_id) == 8)
+		if (sscanf(line, "%15s %u %u %u %u %u %15s %u", t[k].name, &t[k].id, &t[k].block_elems,
+			   &t[k].block_bytes, &t[k].rows, &t[k].n, t[k].act_name, &t[k].act_id) == 8)
 			k++;
 	}
 	fclose(f);
@@ -205,8 +204,7 @@ static void check_act(const struct fx_type *t)
 			first = i;
 			break;
 		}
-	CHECKF(first == ab, "%s: activation %s differs from ggml at byte %zu", t->name,
-	       t->act_name, first);
+	CHECKF(first == ab, "%s: activation %s differs from ggml at byte %zu", t->name, t->act_name, first);
 	free(act);
 	free(actq);
 	free(out);
@@ -224,8 +222,8 @@ static void check_dot(const struct fx_type *t)
 	for (uint32_t r = 0; r < t->rows; r++) {
 		float got = floe_vec_dot_ref(t->id, t->n, q + r * rb, actq);
 		float rel = fabsf(got - dot[r]) / fmaxf(fabsf(dot[r]), 1e-30f);
-		CHECKF(rel <= 1e-5f, "%s row %u: dot %.9g vs ggml %.9g (rel %.3g)", t->name, r,
-		       got, dot[r], rel);
+		CHECKF(rel <= 1e-5f, "%s row %u: dot %.9g vs ggml %.9g (rel %.3g)", t->name, r, got, dot[r],
+		       rel);
 	}
 	free(q);
 	free(actq);
@@ -253,6 +251,366 @@ static void test_fixture_dot(void)
 			check_dot(&types[k]);
 }
 
+/* ------------------------------------------------------------------------
+ * Weight quantizers
+ * ------------------------------------------------------------------------ */
+
+static double rms_err(const float *a, const float *b, size_t n)
+{
+	double s = 0;
+	for (size_t i = 0; i < n; i++)
+		s += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+	return sqrt(s / (double)n);
+}
+
+/* Quantize NAME.src.f32 with floe, dequantize, and compare the RMS error
+ * with ggml's (NAME.deq.f32 against the same source).  Returns the ratio, or
+ * -1 if the fixture is missing; *same_bytes says whether floe wrote exactly
+ * ggml's blocks. */
+static double quantizer_ratio(const struct fx_type *t, bool *same_bytes)
+{
+	size_t sn, dn, qn;
+	float *src = read_fx(t->name, "src.f32", &sn);
+	float *deq = read_fx(t->name, "deq.f32", &dn);
+	uint8_t *gq = read_fx(t->name, "q", &qn);
+	uint64_t rb = floe_type_row_bytes(t->id, t->n);
+	size_t total = (size_t)t->rows * t->n;
+	uint8_t *q = malloc(rb * t->rows);
+	float *out = malloc(total * sizeof(float));
+	double ratio = -1;
+
+	if (src && deq && gq && q && out && sn == total * 4 && qn == rb * t->rows) {
+		for (uint32_t r = 0; r < t->rows; r++) {
+			floe_quantize_row_ref(t->id, src + (size_t)r * t->n, q + r * rb, t->n);
+			floe_dequant_row_ref(t->id, q + r * rb, out + (size_t)r * t->n, t->n);
+		}
+		double ours = rms_err(out, src, total), ggml = rms_err(deq, src, total);
+		ratio = ggml > 0 ? ours / ggml : (ours == 0 ? 1.0 : INFINITY);
+		*same_bytes = memcmp(q, gq, rb * t->rows) == 0;
+		fprintf(stderr, "  %-7s rms ours %.6g ggml %.6g ratio %.3f%s\n", t->name, ours, ggml, ratio,
+			*same_bytes ? " (same bytes)" : "");
+	}
+	free(src);
+	free(deq);
+	free(gq);
+	free(q);
+	free(out);
+	return ratio;
+}
+
+/* Bounds: the float types and ggml's plain round-to-nearest types (q4_0 ...
+ * q8_0) use ggml's exact rules, so they must write ggml's bytes.  The
+ * searched types (K-quants, iq4, mxfp4) may differ from ggml's heuristic
+ * search.  The brief allowed 1.5x ggml's RMS error; we hold 1.10x: measured
+ * on these fixtures our searches are better than ggml's (ratios 0.85 to
+ * 0.99, printed above) because they minimise plain squared error where ggml
+ * weights by |x|, so 1.10 catches a real regression (a scale rounded the
+ * wrong way, a search step lost) while not depending on the last digit. */
+static void test_quantizer_error(void)
+{
+	for (int k = 0; k < n_types; k++) {
+		const struct fx_type *t = &types[k];
+		bool same = false;
+		if (!floe_type_info(t->id)->supported)
+			continue;
+		double ratio = quantizer_ratio(t, &same);
+		CHECKF(ratio >= 0, "%s: fixture missing", t->name);
+		switch (t->id) {
+		case FLOE_TYPE_F16:
+		case FLOE_TYPE_BF16:
+		case FLOE_TYPE_Q4_0:
+		case FLOE_TYPE_Q4_1:
+		case FLOE_TYPE_Q5_0:
+		case FLOE_TYPE_Q5_1:
+		case FLOE_TYPE_Q8_0:
+			CHECKF(same, "%s: quantizer differs from ggml's round-to-nearest", t->name);
+			break;
+		default:
+			CHECKF(ratio <= 1.10, "%s: rms error %.3fx ggml's", t->name, ratio);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Unsupported types, kernel table
+ * ------------------------------------------------------------------------ */
+
+static const uint32_t supported_ids[] = {
+    FLOE_TYPE_F32,  FLOE_TYPE_F16,    FLOE_TYPE_BF16,	FLOE_TYPE_Q4_0,	 FLOE_TYPE_Q4_1, FLOE_TYPE_Q5_0,
+    FLOE_TYPE_Q5_1, FLOE_TYPE_Q8_0,   FLOE_TYPE_Q2_K,	FLOE_TYPE_Q3_K,	 FLOE_TYPE_Q4_K, FLOE_TYPE_Q5_K,
+    FLOE_TYPE_Q6_K, FLOE_TYPE_IQ4_NL, FLOE_TYPE_IQ4_XS, FLOE_TYPE_MXFP4,
+};
+#define N_SUPPORTED (int)(sizeof(supported_ids) / sizeof(supported_ids[0]))
+
+static void test_unsupported_rejected(void)
+{
+	static const uint32_t iq[] = {FLOE_TYPE_IQ2_XXS, FLOE_TYPE_IQ2_XS, FLOE_TYPE_IQ2_S, FLOE_TYPE_IQ3_XXS,
+				      FLOE_TYPE_IQ3_S,	 FLOE_TYPE_IQ1_S,  FLOE_TYPE_IQ1_M};
+	struct floe_err err = {0};
+	char want[64];
+
+	CHECK(floe_type_check_supported(FLOE_TYPE_IQ2_XXS, &err) == FLOE_EUNSUPPORTED);
+	CHECKF(strcmp(err.msg, "unsupported weight type iq2_xxs (id 16)") == 0, "got \"%s\"", err.msg);
+	for (size_t i = 0; i < sizeof(iq) / sizeof(iq[0]); i++) {
+		floe_err_clear(&err);
+		CHECK(floe_type_check_supported(iq[i], &err) == FLOE_EUNSUPPORTED);
+		CHECK(err.status == FLOE_EUNSUPPORTED);
+		snprintf(want, sizeof(want), "unsupported weight type %s (id %u)", floe_type_name(iq[i]),
+			 iq[i]);
+		CHECKF(strcmp(err.msg, want) == 0, "got \"%s\"", err.msg);
+		CHECK(floe_kernels_ref.vec_dot[iq[i]] == NULL);
+		CHECK(floe_kernels_ref.dequant_row[iq[i]] == NULL);
+	}
+	floe_err_clear(&err);
+	CHECK(floe_type_check_supported(4, &err) == FLOE_EUNSUPPORTED); /* removed q4_2 */
+	CHECKF(strcmp(err.msg, "unknown weight type id 4") == 0, "got \"%s\"", err.msg);
+	CHECK(floe_type_check_supported(1000, &err) == FLOE_EUNSUPPORTED);
+	/* activation-only and integer types are not weight types floe computes with */
+	CHECK(floe_type_check_supported(FLOE_TYPE_Q8_K, &err) == FLOE_EUNSUPPORTED);
+	CHECK(floe_type_check_supported(FLOE_TYPE_I32, &err) == FLOE_EUNSUPPORTED);
+	CHECK(floe_type_check_supported(FLOE_TYPE_Q4_0, NULL) == 0);
+}
+
+static void test_kernel_table_complete(void)
+{
+	int n_sup = 0;
+
+	CHECK(strcmp(floe_kernels_ref.isa, "ref") == 0);
+	for (int i = 0; i < N_SUPPORTED; i++) {
+		uint32_t t = supported_ids[i];
+		const struct floe_type_info *ti = floe_type_info(t);
+		struct floe_err err = {0};
+		REQUIRE(ti && ti->supported);
+		CHECK(floe_type_check_supported(t, &err) == 0);
+		CHECKF(floe_kernels_ref.vec_dot[t] && floe_kernels_ref.dequant_row[t], "%s", ti->name);
+		CHECKF(floe_kernels_ref.quantize_act[ti->act_type] != NULL, "%s", ti->name);
+	}
+	for (uint32_t t = 0; t < FLOE_TYPE_COUNT; t++) {
+		const struct floe_type_info *ti = floe_type_info(t);
+		if (!ti || !ti->supported) {
+			CHECK(floe_kernels_ref.vec_dot[t] == NULL);
+			continue;
+		}
+		n_sup++;
+	}
+	CHECK(n_sup == N_SUPPORTED);
+}
+
+/* ------------------------------------------------------------------------
+ * Self-consistency on our own data (edge cases the fixtures lack)
+ * ------------------------------------------------------------------------ */
+
+/* xorshift + Box-Muller: deterministic normals without libc rand state. */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static float rnd_uniform(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (float)((rng_state >> 40) + 0.5) / (float)(1ull << 24);
+}
+
+static float rnd_normal(void)
+{
+	return sqrtf(-2.0f * logf(rnd_uniform())) * cosf(6.2831853f * rnd_uniform());
+}
+
+#define TN 1024 /* 4 super-blocks */
+
+/* Test data: block 0 normal with x4 outliers, block 1 all zero, block 2
+ * constant, block 3 alternates tiny and large magnitudes per sub-block. */
+static void make_data(float *x)
+{
+	for (int i = 0; i < 256; i++)
+		x[i] = rnd_normal() * (i % 7 == 0 ? 4.0f : 1.0f);
+	for (int i = 256; i < 512; i++)
+		x[i] = 0.0f;
+	for (int i = 512; i < 768; i++)
+		x[i] = -0.75f;
+	for (int i = 768; i < 1024; i++)
+		x[i] = rnd_normal() * ((i / 32) % 2 ? 1e-3f : 30.0f);
+}
+
+/* Dequantize an activation row of act_type back to f32. */
+static void act_to_f32(uint32_t act_type, const void *a, float *out, int n)
+{
+	if (act_type == FLOE_TYPE_Q8_1) {
+		const struct block_q8_1 *b = a;
+		for (int i = 0; i < n; i++)
+			out[i] = floe_f16_to_f32(b[i / 32].d) * b[i / 32].qs[i % 32];
+	} else if (act_type == FLOE_TYPE_Q8_K) {
+		const struct block_q8_K *b = a;
+		for (int i = 0; i < n; i++)
+			out[i] = b[i / 256].d * b[i / 256].qs[i % 256];
+	} else {
+		floe_dequant_row_ref(act_type, a, out, n);
+	}
+}
+
+static void test_roundtrip_edges(void)
+{
+	/* relative RMS error bound per type on the normal blocks (2^-bits scale) */
+	static const struct {
+		uint32_t t;
+		double bound;
+	} b[] = {
+	    {FLOE_TYPE_F32, 0},	      {FLOE_TYPE_F16, 1e-3},   {FLOE_TYPE_BF16, 5e-3},
+	    {FLOE_TYPE_Q8_0, 0.01},   {FLOE_TYPE_Q6_K, 0.03},  {FLOE_TYPE_Q5_0, 0.08},
+	    {FLOE_TYPE_Q5_1, 0.06},   {FLOE_TYPE_Q5_K, 0.06},  {FLOE_TYPE_Q4_0, 0.15},
+	    {FLOE_TYPE_Q4_1, 0.12},   {FLOE_TYPE_Q4_K, 0.12},  {FLOE_TYPE_IQ4_NL, 0.12},
+	    {FLOE_TYPE_IQ4_XS, 0.12}, {FLOE_TYPE_MXFP4, 0.15}, {FLOE_TYPE_Q3_K, 0.25},
+	    {FLOE_TYPE_Q2_K, 0.45},
+	};
+	float *x = malloc(TN * sizeof(float)), *y = malloc(TN * sizeof(float));
+	uint8_t *q = malloc(TN * 4);
+
+	REQUIRE(x && y && q);
+	make_data(x);
+	for (size_t k = 0; k < sizeof(b) / sizeof(b[0]); k++) {
+		const char *nm = floe_type_name(b[k].t);
+		int nonfinite = 0;
+		memset(y, 0xff, TN * sizeof(float));
+		floe_quantize_row_ref(b[k].t, x, q, TN);
+		floe_dequant_row_ref(b[k].t, q, y, TN);
+		for (int i = 0; i < TN; i++)
+			nonfinite += !isfinite(y[i]);
+		CHECKF(nonfinite == 0, "%s: %d non-finite values", nm, nonfinite);
+		int nonzero = 0;
+		for (int i = 256; i < 512; i++)
+			nonzero += y[i] != 0.0f;
+		CHECKF(nonzero == 0, "%s: zero block comes back with %d non-zeros", nm, nonzero);
+		double e0 = rms_err(y, x, 256), r0 = rms_err(x, y + 256, 256); /* y+256 is 0 */
+		CHECKF(e0 <= b[k].bound * r0, "%s: normal block rel rms %.4g > %.4g", nm, e0 / r0,
+		       b[k].bound);
+		double e2 = rms_err(y + 512, x + 512, 256);
+		CHECKF(e2 <= 0.75 * b[k].bound + 1e-6, "%s: constant block rms %.4g", nm, e2);
+		/* the mixed block: judge each 32-chunk against its own magnitude,
+		 * with slack for the shared super-block scale */
+		for (int c = 0; c < 8; c++) {
+			const float *xs = x + 768 + 32 * c, *ys = y + 768 + 32 * c;
+			double e = rms_err(ys, xs, 32), r = rms_err(xs, y + 256, 32);
+			if (c % 2 == 0)
+				CHECKF(e <= 1.5 * b[k].bound * r, "%s: large chunk %d rel rms %.4g", nm, c,
+				       e / r);
+			else
+				CHECKF(e <= 2.0 * r + 1e-6, "%s: tiny chunk %d rms %.4g vs %.4g", nm, c, e,
+				       r);
+		}
+	}
+	free(x);
+	free(y);
+	free(q);
+}
+
+/* vec_dot(w, act) equals the double dot of the dequantized rows: checks the
+ * integer-sum-then-scale formulas (mins via bsums, q8_1's s) on data the
+ * fixtures do not have, including negative q8_K scales and zero blocks. */
+static void test_dot_matches_dequant(void)
+{
+	float *x = malloc(TN * sizeof(float)), *a = malloc(TN * sizeof(float));
+	float *xd = malloc(TN * sizeof(float)), *ad = malloc(TN * sizeof(float));
+	uint8_t *q = malloc(TN * 4), *aq = malloc(TN * 4 + 64);
+
+	REQUIRE(x && a && xd && ad && q && aq);
+	make_data(x);
+	for (int i = 0; i < TN; i++)
+		a[i] = rnd_normal() * (i % 300 == 0 ? -9.0f : 1.0f);
+	for (int k = 0; k < N_SUPPORTED; k++) {
+		uint32_t t = supported_ids[k], at = floe_type_info(t)->act_type;
+		floe_quantize_row_ref(t, x, q, TN);
+		floe_dequant_row_ref(t, q, xd, TN);
+		floe_quantize_act_ref(at, a, aq, TN);
+		act_to_f32(at, aq, ad, TN);
+		double want = 0, mag = 0;
+		for (int i = 0; i < TN; i++) {
+			want += (double)xd[i] * ad[i];
+			mag += fabs((double)xd[i] * ad[i]);
+		}
+		if (at == FLOE_TYPE_Q8_1) {
+			/* ggml applies the weight's min m through the activation's
+			 * s = f16(d * sum q), not through the rounded d: swap
+			 * m * sum(act) for m * s block by block */
+			const struct block_q8_1 *ab = (const void *)aq;
+			size_t bb = floe_type_info(t)->block_bytes;
+			for (int blk = 0; blk < TN / 32; blk++) {
+				uint16_t m16; /* q4_1 and q5_1 both keep m at byte 2 */
+				double asum = 0;
+				memcpy(&m16, q + blk * bb + 2, 2);
+				for (int i = 0; i < 32; i++)
+					asum += ad[32 * blk + i];
+				want += floe_f16_to_f32(m16) * (floe_f16_to_f32(ab[blk].s) - asum);
+			}
+		}
+		float got = floe_vec_dot_ref(t, TN, q, aq);
+		CHECKF(fabs(got - want) <= 1e-5 * mag, "%s: dot %.9g vs dequantized %.9g (mag %.3g)",
+		       floe_type_name(t), got, want, mag);
+	}
+	free(x);
+	free(a);
+	free(xd);
+	free(ad);
+	free(q);
+	free(aq);
+}
+
+static void test_act_rounding_rules(void)
+{
+	float x[256];
+	struct block_q8_0 b0[8];
+	struct block_q8_1 b1[8];
+	struct block_q8_K bk;
+
+	/* q8_0: amax 127 -> multiplier exactly 1, ties go to even */
+	memset(x, 0, sizeof(x));
+	x[0] = 127.0f;
+	x[1] = 0.5f;
+	x[2] = 1.5f;
+	x[3] = -2.5f;
+	x[4] = 2.5001f;
+	floe_quantize_act_q8_0_ref(x, b0, 32);
+	CHECK(floe_f16_to_f32(b0[0].d) == 1.0f);
+	CHECK(b0[0].qs[0] == 127 && b0[0].qs[1] == 0 && b0[0].qs[2] == 2);
+	CHECK(b0[0].qs[3] == -2 && b0[0].qs[4] == 3);
+	/* q8_1 carries s = d * sum(q) */
+	floe_quantize_act_q8_1_ref(x, b1, 32);
+	CHECK(floe_f16_to_f32(b1[0].s) == 127 + 0 + 2 - 2 + 3);
+	/* an all-zero block gives d = 0 and zero quants, no NaN */
+	floe_quantize_act_q8_0_ref(x + 32, b0, 32);
+	CHECK(b0[0].d == 0 && b0[0].qs[0] == 0 && b0[0].qs[31] == 0);
+	floe_quantize_act_q8_K_ref(x + 0 * 256, &bk, 256); /* x[0..255], amax 127 */
+	CHECK(bk.d == -1.0f);				   /* max > 0: iscale = -1 */
+	CHECK(bk.qs[0] == -127 && bk.qs[2] == -2 && bk.qs[3] == 2);
+	CHECK(bk.bsums[0] == -127 + 0 - 2 + 2 - 3);
+	/* q8_K: the first largest |x| decides the sign; iscale * max = -127
+	 * exactly, and +max would give 127 (the min(127, .) clamp) */
+	memset(x, 0, sizeof(x));
+	x[5] = -3.0f;
+	x[9] = 3.0f;
+	floe_quantize_act_q8_K_ref(x, &bk, 256);
+	CHECK(bk.d > 0 && bk.qs[5] == -127 && bk.qs[9] == 127);
+	memset(x, 0, sizeof(x));
+	floe_quantize_act_q8_K_ref(x, &bk, 256);
+	CHECK(bk.d == 0 && bk.qs[0] == 0 && bk.bsums[15] == 0);
+}
+
+static void test_f32_kernels(void)
+{
+	float x[64], y[64], out[64];
+	double want = 0;
+
+	for (int i = 0; i < 64; i++) {
+		x[i] = rnd_normal();
+		y[i] = rnd_normal();
+		want += (double)x[i] * y[i];
+	}
+	floe_dequant_row_ref(FLOE_TYPE_F32, x, out, 64);
+	CHECK(memcmp(out, x, sizeof(x)) == 0);
+	floe_quantize_act_ref(FLOE_TYPE_F32, y, out, 64);
+	CHECK(memcmp(out, y, sizeof(y)) == 0);
+	CHECK(floe_vec_dot_ref(FLOE_TYPE_F32, 64, x, y) == (float)want);
+}
+
 int main(void)
 {
 	n_types = read_types(types, 64);
@@ -263,5 +621,12 @@ int main(void)
 	RUN(test_fixture_dequant);
 	RUN(test_fixture_act);
 	RUN(test_fixture_dot);
+	RUN(test_quantizer_error);
+	RUN(test_unsupported_rejected);
+	RUN(test_kernel_table_complete);
+	RUN(test_roundtrip_edges);
+	RUN(test_dot_matches_dequant);
+	RUN(test_act_rounding_rules);
+	RUN(test_f32_kernels);
 	return harness_finish();
 }

@@ -16,13 +16,20 @@
  *   floe_cache_wait(ref) / floe_cache_wait_any  block until resident; the ref
  *                                             then points at gate/up/down data
  *   floe_cache_release(refs, n)               unpin
- * A pinned slot is never evicted.  If every slot is pinned when a miss needs
- * one, request fails with FLOE_EBUDGET (the plan guarantees enough slots for
- * one layer's experts, so this is a bug or a too-small manual setting).
- * After a failed read, the slot is returned empty and the error propagates.
+ * A pinned or in-flight slot is never evicted.  A hit on an expert whose
+ * reads are still in flight pins it too (never read twice).  A miss takes a
+ * free slot, else the policy's victim (evict.h); slots released while still
+ * loading are waited for.  If every slot is pinned, request fails with
+ * FLOE_EBUDGET and pins nothing (the plan guarantees enough slots for one
+ * layer's experts, so this is a bug or a too-small manual setting).  The
+ * request allocates nothing.
+ * After a failed read the expert is forgotten (a new request reads it again),
+ * wait returns FLOE_EIO with the path, offset and errno, and the slot returns
+ * to the free list when its refs are released.  Release every requested ref,
+ * failed or not.
  *
  * Not thread-safe: one thread drives the cache (compute threads only read the
- * pinned data). */
+ * pinned data).  The io handle is the cache's alone while the cache lives. */
 #ifndef FLOE_EXPERTS_EXPERT_CACHE_H
 #define FLOE_EXPERTS_EXPERT_CACHE_H
 
@@ -30,9 +37,15 @@
 #include <stdint.h>
 
 #include "base/status.h"
+#include "experts/evict.h"
 #include "experts/io.h"
 
-enum floe_expert_part { FLOE_EXPERT_GATE = 0, FLOE_EXPERT_UP = 1, FLOE_EXPERT_DOWN = 2, FLOE_EXPERT_PARTS = 3 };
+enum floe_expert_part {
+	FLOE_EXPERT_GATE = 0,
+	FLOE_EXPERT_UP = 1,
+	FLOE_EXPERT_DOWN = 2,
+	FLOE_EXPERT_PARTS = 3
+};
 
 /* Where one part of every expert of one layer lives: expert e's bytes are
  * [offset + e * stride, offset + e * stride + bytes). */
@@ -40,16 +53,16 @@ struct floe_expert_slice {
 	uint64_t offset;
 	uint64_t stride;
 	uint64_t bytes;
-	uint32_t type;   /* weight type (ggml id) */
-	int64_t rows;    /* output rows of this part's matrix */
-	int64_t cols;    /* input length */
+	uint32_t type; /* weight type (ggml id) */
+	int64_t rows;  /* output rows of this part's matrix */
+	int64_t cols;  /* input length */
 };
 
 struct floe_expert_index {
 	int n_layers;
 	int n_experts;
 	struct floe_expert_slice *parts; /* [n_layers][FLOE_EXPERT_PARTS], owned */
-	uint64_t slot_bytes;             /* bytes one slot needs (aligned supersets, max over layers) */
+	uint64_t slot_bytes;		 /* bytes one slot needs (aligned supersets, max over layers) */
 };
 
 /* Build an index from per-layer slices (caller's array is copied).  Validates
@@ -58,48 +71,62 @@ int floe_expert_index_init(struct floe_expert_index *idx, int n_layers, int n_ex
 			   const struct floe_expert_slice *parts, uint64_t file_size, struct floe_err *err);
 void floe_expert_index_free(struct floe_expert_index *idx);
 
-/* Eviction policies.  LRU is the default; the interface lets others plug in. */
-enum floe_evict_kind { FLOE_EVICT_LRU = 0 };
+/* Eviction policies are evict.h's (enum floe_policy: lru, lfu, lrfu,
+ * layer-lru); FLOE_EVICT_LRU is the default, kept under its first name. */
+#define FLOE_EVICT_LRU FLOE_POLICY_LRU
 
 struct floe_expert_ref {
 	int layer, expert;
-	int slot;                              /* private */
-	const void *data[FLOE_EXPERT_PARTS];   /* valid after wait, until release */
-	bool hit;                              /* was resident (or in flight) at request */
+	int slot;			     /* private */
+	const void *data[FLOE_EXPERT_PARTS]; /* valid after wait, until release */
+	bool hit;			     /* was resident (or in flight) at request */
 };
 
 struct floe_cache_stats {
-	uint64_t requests;     /* experts asked for */
+	uint64_t requests; /* experts asked for */
 	uint64_t hits;
 	uint64_t misses;
-	uint64_t bytes_read;   /* bytes read from disk (aligned supersets) */
-	uint64_t reads;        /* read requests */
-	uint64_t wait_ns;      /* time spent blocked waiting for reads */
+	uint64_t bytes_read; /* bytes read from disk (aligned supersets) */
+	uint64_t reads;	     /* read requests */
+	uint64_t wait_ns;    /* time spent blocked waiting for reads */
 	uint64_t evictions;
 };
 
 struct floe_cache_params {
 	uint64_t n_slots;
-	enum floe_evict_kind policy;
+	enum floe_policy policy; /* FLOE_POLICY_LRU (0) unless chosen */
 };
 
 struct floe_expert_cache;
 
 /* Create a cache of params->n_slots slots (allocated up front, aligned) over
- * idx (borrowed; must outlive the cache) reading through io (borrowed). */
+ * idx (borrowed; must outlive the cache) reading through io (borrowed; close
+ * it after floe_cache_destroy, which first lands any reads in flight). */
 int floe_cache_create(const struct floe_expert_index *idx, struct floe_io *io,
 		      const struct floe_cache_params *params, struct floe_expert_cache **out,
 		      struct floe_err *err);
 void floe_cache_destroy(struct floe_expert_cache *c);
 
+/* Pin experts[0..n) of layer into refs[0..n) (n refs, caller's memory),
+ * starting the reads of the misses.  All or nothing: on failure no ref is
+ * pinned.  An id may appear twice (pinned twice). */
 int floe_cache_request(struct floe_expert_cache *c, int layer, const int *experts, int n,
 		       struct floe_expert_ref *refs, struct floe_err *err);
+/* Block until ref's expert is resident; then ref->data[] is valid.  A failed
+ * read returns FLOE_EIO (message: path, offset, length, errno), every time
+ * it is asked. */
 int floe_cache_wait(struct floe_expert_cache *c, struct floe_expert_ref *ref, struct floe_err *err);
 /* Wait until any of refs[0..n) not yet marked ready is resident; returns its
- * index (>= 0), or a negative status. ready[] is updated by the call. */
+ * index (>= 0), or a negative status. ready[] is updated by the call (a ref
+ * whose read failed is marked ready too, and its error returned). */
 int floe_cache_wait_any(struct floe_expert_cache *c, struct floe_expert_ref *refs, bool *ready, int n,
 			struct floe_err *err);
+/* Unpin refs[0..n) (each once; released refs are skipped). */
 void floe_cache_release(struct floe_expert_cache *c, struct floe_expert_ref *refs, int n);
+
+/* Whether (layer, expert) is resident now (not in flight), without touching
+ * the eviction order. */
+bool floe_cache_resident(const struct floe_expert_cache *c, int layer, int expert);
 
 const struct floe_cache_stats *floe_cache_stats(const struct floe_expert_cache *c);
 uint64_t floe_cache_slots(const struct floe_expert_cache *c);

@@ -32,7 +32,7 @@
 
 /* Sane limits.  The header of the largest real models is a few tens of MB
  * (vocab + merges); anything far beyond is hostile. */
-#define GGUF_MAX_HEADER (512ull << 20)
+#define GGUF_MAX_HEADER (256ull << 20)
 #define GGUF_MAX_NAME 65535u   /* key / tensor name length */
 #define GGUF_MAX_DEPTH 4       /* nesting of arrays inside arrays */
 #define GGUF_MAX_ALIGN (1u << 20)
@@ -50,6 +50,7 @@ struct arena_block {
 
 struct arena {
 	struct arena_block *head;
+	size_t next_cap; /* blocks grow from 16 KiB to 1 MiB */
 };
 
 static void *arena_alloc(struct arena *a, size_t size)
@@ -60,7 +61,11 @@ static void *arena_alloc(struct arena *a, size_t size)
 	if (need < size)
 		return NULL;
 	if (!b || b->cap - b->used < need) {
-		size_t cap = need > (1u << 20) ? need : (1u << 20);
+		size_t cap = a->next_cap ? a->next_cap : (16u << 10);
+		if (cap < (1u << 20))
+			a->next_cap = cap * 2;
+		if (cap < need)
+			cap = need;
 		b = malloc(sizeof(*b) + cap);
 		if (!b)
 			return NULL;
@@ -68,7 +73,7 @@ static void *arena_alloc(struct arena *a, size_t size)
 		b->cap = cap;
 		/* A big one-off block goes behind the current head so the
 		 * head's free space stays usable. */
-		if (a->head && need > (1u << 19)) {
+		if (a->head && need > (1u << 19) && need == cap) {
 			b->next = a->head->next;
 			a->head->next = b;
 		} else {
@@ -181,12 +186,16 @@ static int cur_need(struct cursor *c, uint64_t n, const char *field)
 	uint64_t end;
 
 	if (!floe_add_u64(c->pos, n, &end) || end > c->limit) {
+		if (c->limit == GGUF_MAX_HEADER && end <= c->file_size)
+			return cur_fail(c, FLOE_EFORMAT,
+					"%s at offset %" PRIu64 " needs %" PRIu64
+					" bytes: header larger than the %llu MiB limit",
+					field, c->pos, n, GGUF_MAX_HEADER >> 20);
 		if (c->limit < c->file_size && end <= c->file_size)
 			return cur_fail(c, FLOE_EFORMAT,
 					"%s at offset %" PRIu64 " needs %" PRIu64
-					" bytes: header larger than the %" PRIu64
-					" bytes available (limit %llu MiB)",
-					field, c->pos, n, c->limit, GGUF_MAX_HEADER >> 20);
+					" bytes: header extends past the %" PRIu64 " bytes given",
+					field, c->pos, n, c->limit);
 		return cur_fail(c, FLOE_EFORMAT,
 				"%s truncated at offset %" PRIu64 ": needs %" PRIu64
 				" bytes, file has %" PRIu64,
@@ -359,6 +368,10 @@ static int rd_array(struct cursor *c, struct arena *a, struct floe_gguf_value *v
 				n, cur_remaining(c), at);
 	v->v.arr.arr_type = et;
 	v->v.arr.n = n;
+	/* Have the array's minimum bytes in hand before allocating for it,
+	 * so memory stays proportional to what was really read. */
+	if ((rc = cur_need(c, n * min, "array data")))
+		return rc;
 	if (et == FLOE_GGUF_STRING || et == FLOE_GGUF_ARRAY) {
 		size_t esz = et == FLOE_GGUF_STRING ? sizeof(struct floe_gguf_str)
 						      : sizeof(struct floe_gguf_value);
@@ -457,7 +470,8 @@ static int parse_preamble(struct cursor *c, struct floe_gguf *g)
 		return cur_fail(c, FLOE_EFORMAT, "kv count %" PRIu64 " and tensor count %" PRIu64
 				" need more than the remaining %" PRIu64 " bytes",
 				g->n_kv, g->n_tensors, cur_remaining(c));
-	return FLOE_OK;
+	/* Read those minimum bytes before allocating tables for the counts. */
+	return cur_need(c, 13 * g->n_kv + 32 * g->n_tensors, "kv and tensor tables");
 }
 
 static int parse_kvs(struct cursor *c, struct floe_gguf *g, struct priv *p)

@@ -77,6 +77,28 @@ const struct floe_kernels *floe_kernels_get(bool force_ref)
  * streams past it, so each weight byte comes from memory once. */
 #define MATMUL_TILE_BYTES (16 * 1024)
 
+/* Several tokens with a multi-row kernel: each weight row is unpacked once
+ * per group of FLOE_ROWS_MAX tokens. */
+static void matmul_rows(floe_vec_dot_rows_fn rows, const uint8_t *wb, size_t w_bytes, long lo, long hi,
+			long tile, int64_t n_cols, const uint8_t *ab, size_t a_bytes, int64_t n_tok, float *out,
+			int64_t out_stride)
+{
+	float tmp[FLOE_ROWS_MAX];
+
+	for (long r0 = lo; r0 < hi; r0 += tile) {
+		long r1 = r0 + tile < hi ? r0 + tile : hi;
+		for (int64_t t0 = 0; t0 < n_tok; t0 += FLOE_ROWS_MAX) {
+			int nt = n_tok - t0 < FLOE_ROWS_MAX ? (int)(n_tok - t0) : FLOE_ROWS_MAX;
+			const uint8_t *a = ab + (size_t)t0 * a_bytes;
+			for (long r = r0; r < r1; r++) {
+				rows(n_cols, wb + (size_t)r * w_bytes, a, a_bytes, nt, tmp);
+				for (int t = 0; t < nt; t++)
+					out[(t0 + t) * out_stride + r] = tmp[t];
+			}
+		}
+	}
+}
+
 void floe_matmul(const struct floe_kernels *k, uint32_t type, const void *w, int64_t n_rows,
 		 int64_t n_cols, const void *act, int64_t n_tok, float *out, int64_t out_stride,
 		 int ith, int nth)
@@ -99,6 +121,14 @@ void floe_matmul(const struct floe_kernels *k, uint32_t type, const void *w, int
 	long tile = (long)(MATMUL_TILE_BYTES / w_bytes);
 	if (tile < 1)
 		tile = 1;
+	/* Only the AVX2 table itself may use the AVX2 multi-row kernels (it is
+	 * handed out only on CPUs that have AVX2); they give the same bits as
+	 * its one-row kernels. */
+	floe_vec_dot_rows_fn rows = k == &avx2_table ? floe_vec_dot_rows_avx2(type) : NULL;
+	if (rows) {
+		matmul_rows(rows, wb, w_bytes, lo, hi, tile, n_cols, ab, a_bytes, n_tok, out, out_stride);
+		return;
+	}
 	for (long r0 = lo; r0 < hi; r0 += tile) {
 		long r1 = r0 + tile < hi ? r0 + tile : hi;
 		for (int64_t t = 0; t < n_tok; t++) {

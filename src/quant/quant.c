@@ -107,7 +107,7 @@ int floe_type_check_supported(uint32_t type, struct floe_err *err)
 	if (!ti)
 		return floe_fail(err, FLOE_EUNSUPPORTED, "unknown weight type id %u", type);
 	if (!ti->supported)
-		return floe_fail(err, FLOE_EUNSUPPORTED, "unsupported weight type %s (id %u)",
-				 ti->name, type);
+		return floe_fail(err, FLOE_EUNSUPPORTED, "unsupported weight type %s (id %u)", ti->name,
+				 type);
 	return 0;
 }

@@ -90,8 +90,10 @@ void floe_dequant_row_ref(uint32_t type, const void *src, float *dst, int64_t n)
 void floe_quantize_act_ref(uint32_t act_type, const float *src, void *dst, int64_t n);
 float floe_vec_dot_ref(uint32_t type, int64_t n, const void *w, const void *act);
 
-/* Weight quantizer (for floe mkmodel and tests): f32 -> type, simple
- * round-to-nearest with the type's scale rules; not ggml's search. */
+/* Weight quantizer (for floe mkmodel and tests): f32 -> type, for every
+ * supported type.  q4_0..q8_0, f16 and bf16 give ggml's exact bytes; the
+ * K-quants, iq4_nl/iq4_xs and mxfp4 use a small scale search per sub-block
+ * (not ggml's, but with no more RMS error on the fixtures). */
 void floe_quantize_row_ref(uint32_t type, const float *src, void *dst, int64_t n);
 
 typedef void (*floe_quantize_fn)(const float *src, void *dst, int64_t n);

@@ -26,6 +26,7 @@
  * Helpers */
 
 #define RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define UNROLL _Pragma("GCC unroll 8")
 
 static inline float h2f(uint16_t h)
 {
@@ -72,11 +73,10 @@ static inline __m256i dot_u8(__m256i x, __m256i y)
  * the high nibbles (elements 16..31), the order of the 32-element blocks. */
 static inline __m256i nibbles32(const uint8_t *p)
 {
-	__m128i b = _mm_loadu_si128((const __m128i *)p);
-	__m128i m = _mm_set1_epi8(0x0f);
-	__m128i lo = _mm_and_si128(b, m);
-	__m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), m);
-	return _mm256_set_m128i(hi, lo);
+	/* the same 16 bytes in both halves, the upper half shifted by 4 */
+	__m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
+	b = _mm256_srlv_epi64(b, _mm256_setr_epi64x(0, 0, 4, 4));
+	return _mm256_and_si256(b, _mm256_set1_epi8(0x0f));
 }
 
 /* 32 bits -> 32 bytes, 0xff where the bit is set. */
@@ -343,62 +343,129 @@ float floe_vec_dot_bf16_avx2(int64_t n, const void *w, const void *act)
 
 /* ---------------------------------------------------------------------
  * 32-element block types with Q8_0/Q8_1 activations.  Each block gives an
- * exact int32 sum (in eight lanes) that is scaled by d_w * d_a; two blocks
- * per iteration feed two accumulators. */
+ * exact int32 sum (in eight lanes) that is scaled by d_w * d_a.
+ *
+ * Q8_0 and Q4_0 also come in a form for up to four activation rows at once
+ * (prompt processing): the weights are loaded and unpacked once per block,
+ * and each row's arithmetic is exactly the one-row kernel's, so batched and
+ * one-at-a-time results are the same bits.  The one-row kernel is that form
+ * with nt = 1 (always inlined, so nt is a constant and the loops vanish).
+ * Even blocks feed one accumulator and odd blocks another, to overlap the
+ * FMA latency. */
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#define MAX_NT FLOE_ROWS_MAX
+
+/* Block i of activation row t. */
+#define ACT_BLOCK(type, act, stride, t, i) ((const type *)((act) + (size_t)(t) * (stride)) + (i))
+
+/* One Q8_0 weight block against block i of nt activation rows, into acc[]. */
+ALWAYS_INLINE void q8_0_block_n(const struct block_q8_0 *x, const uint8_t *act, size_t stride, int nt,
+				int64_t i, __m256 *acc)
+{
+	__m256i qx = _mm256_loadu_si256((const __m256i *)x->qs);
+	float dx = h2f(x->d);
+
+	UNROLL for (int t = 0; t < nt; t++)
+	{
+		const struct block_q8_0 *y = ACT_BLOCK(struct block_q8_0, act, stride, t, i);
+		__m256i p = dot_i8(qx, _mm256_loadu_si256((const __m256i *)y->qs));
+		acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * h2f(y->d)), _mm256_cvtepi32_ps(p), acc[t]);
+	}
+}
+
+ALWAYS_INLINE void q8_0_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
+{
+	const struct block_q8_0 *x = w;
+	int64_t nb = n / 32, i = 0;
+	__m256 a0[MAX_NT], a1[MAX_NT];
+
+	UNROLL for (int t = 0; t < nt; t++) a0[t] = a1[t] = _mm256_setzero_ps();
+	for (; i + 2 <= nb; i += 2) {
+		q8_0_block_n(&x[i], act, stride, nt, i, a0);
+		q8_0_block_n(&x[i + 1], act, stride, nt, i + 1, a1);
+	}
+	if (i < nb)
+		q8_0_block_n(&x[i], act, stride, nt, i, a0);
+	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(_mm256_add_ps(a0[t], a1[t]));
+}
 
 float floe_vec_dot_q8_0_avx2(int64_t n, const void *w, const void *act)
 {
-	const struct block_q8_0 *x = w;
-	const struct block_q8_0 *y = act;
-	int64_t nb = n / 32, i = 0;
-	__m256 a0 = _mm256_setzero_ps(), a1 = a0;
-
-	for (; i + 2 <= nb; i += 2) {
-		__m256i p0 = dot_i8(_mm256_loadu_si256((const __m256i *)x[i].qs),
-				    _mm256_loadu_si256((const __m256i *)y[i].qs));
-		__m256i p1 = dot_i8(_mm256_loadu_si256((const __m256i *)x[i + 1].qs),
-				    _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
-		a0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p0), a0);
-		a1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i + 1].d) * h2f(y[i + 1].d)), _mm256_cvtepi32_ps(p1),
-				     a1);
-	}
-	for (; i < nb; i++) {
-		__m256i p = dot_i8(_mm256_loadu_si256((const __m256i *)x[i].qs),
-				   _mm256_loadu_si256((const __m256i *)y[i].qs));
-		a0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), a0);
-	}
-	return hsum_ps(_mm256_add_ps(a0, a1));
+	float r;
+	q8_0_dot_n(n, w, act, 0, 1, &r);
+	return r;
 }
 
 /* Q4_0: q - 8 with q the nibble.  The offset is folded in as 8 * sum(y)
  * computed by the same maddubs against a vector of 8s, so the weights stay
  * unsigned. */
-static inline __m256i q4_0_block(const struct block_q4_0 *x, const struct block_q8_0 *y)
+/* Four f16 values 'stride' bytes apart -> four floats. */
+static inline __m128 f16x4_strided(const uint8_t *p, size_t stride)
 {
-	__m256i qy = _mm256_loadu_si256((const __m256i *)y->qs);
+	uint16_t h[4];
+	for (int k = 0; k < 4; k++)
+		memcpy(&h[k], p + (size_t)k * stride, 2);
+	return _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)h));
+}
+
+/* One Q4_0 weight block against block i of nt activation rows; d[t] is the
+ * product of the two block scales. */
+ALWAYS_INLINE void q4_0_block_n(const struct block_q4_0 *x, const uint8_t *act, size_t stride, int nt,
+				int64_t i, const __m256 *d, __m256 *acc)
+{
 	__m256i qx = nibbles32(x->qs);
-	__m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(qx, qy), _mm256_maddubs_epi16(_mm256_set1_epi8(8), qy));
-	return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+
+	UNROLL for (int t = 0; t < nt; t++)
+	{
+		const struct block_q8_0 *y = ACT_BLOCK(struct block_q8_0, act, stride, t, i);
+		__m256i qy = _mm256_loadu_si256((const __m256i *)y->qs);
+		__m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(qx, qy),
+					       _mm256_maddubs_epi16(_mm256_set1_epi8(8), qy));
+		__m256i p = _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+		acc[t] = _mm256_fmadd_ps(d[t], _mm256_cvtepi32_ps(p), acc[t]);
+	}
+}
+
+/* Scales are converted four blocks at a time (one vcvtph2ps each for the
+ * weight and activation scales) and spread to the lanes by vpermps. */
+ALWAYS_INLINE void q4_0_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
+{
+	const struct block_q4_0 *x = w;
+	int64_t nb = n / 32, i = 0;
+	__m256 a0[MAX_NT], a1[MAX_NT], d[MAX_NT];
+
+	UNROLL for (int t = 0; t < nt; t++) a0[t] = a1[t] = _mm256_setzero_ps();
+	for (; i + 4 <= nb; i += 4) {
+		__m128 dx = f16x4_strided((const uint8_t *)&x[i].d, sizeof(x[0]));
+		__m256 d4[MAX_NT];
+		UNROLL for (int t = 0; t < nt; t++)
+		{
+			const struct block_q8_0 *y = ACT_BLOCK(struct block_q8_0, act, stride, t, i);
+			d4[t] = _mm256_castps128_ps256(_mm_mul_ps(dx, f16x4_strided((const uint8_t *)&y->d, sizeof(*y))));
+		}
+		UNROLL for (int k = 0; k < 4; k++)
+		{
+			UNROLL for (int t = 0; t < nt; t++) d[t] = _mm256_permutevar8x32_ps(d4[t], _mm256_set1_epi32(k));
+			q4_0_block_n(&x[i + k], act, stride, nt, i + k, d, k & 1 ? a1 : a0);
+		}
+	}
+	for (; i < nb; i++) {
+		UNROLL for (int t = 0; t < nt; t++)
+		{
+			const struct block_q8_0 *y = ACT_BLOCK(struct block_q8_0, act, stride, t, i);
+			d[t] = _mm256_set1_ps(h2f(x[i].d) * h2f(y->d));
+		}
+		q4_0_block_n(&x[i], act, stride, nt, i, d, i & 1 ? a1 : a0);
+	}
+	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(_mm256_add_ps(a0[t], a1[t]));
 }
 
 float floe_vec_dot_q4_0_avx2(int64_t n, const void *w, const void *act)
 {
-	const struct block_q4_0 *x = w;
-	const struct block_q8_0 *y = act;
-	int64_t nb = n / 32, i = 0;
-	__m256 a0 = _mm256_setzero_ps(), a1 = a0;
-
-	for (; i + 2 <= nb; i += 2) {
-		__m256i p0 = q4_0_block(&x[i], &y[i]);
-		__m256i p1 = q4_0_block(&x[i + 1], &y[i + 1]);
-		a0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p0), a0);
-		a1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i + 1].d) * h2f(y[i + 1].d)), _mm256_cvtepi32_ps(p1),
-				     a1);
-	}
-	for (; i < nb; i++)
-		a0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)),
-				     _mm256_cvtepi32_ps(q4_0_block(&x[i], &y[i])), a0);
-	return hsum_ps(_mm256_add_ps(a0, a1));
+	float r;
+	q4_0_dot_n(n, w, act, 0, 1, &r);
+	return r;
 }
 
 /* Q4_1 . Q8_1 = d_w d_a sum(q y) + m_w s_a, s_a = d_a sum(y) from the block. */
@@ -529,40 +596,81 @@ float floe_vec_dot_mxfp4_avx2(int64_t n, const void *w, const void *act)
  *
  * Per super-block: sumi = sum over sub-blocks of scale * sum(q * y) in int32
  * lanes, then acc += d_w * d_a * sumi; terms from mins or offsets use the
- * activation block sums, acc_m += dmin_w * d_a * sum(min * bsum). */
+ * activation block sums, acc_m += dmin_w * d_a * sum(min * bsum).
+ *
+ * Scales reach the lanes by pshufb from one register rather than by scalar
+ * broadcasts.  Loops over sub-blocks have constant trip counts and are
+ * unrolled so that masks and shift counts become immediates. */
 
-/* Scale vector for a 32-element run covered by two 16-element scales: the
- * low 128 bits (elements 0..15) get s0, the high 128 bits get s1. */
-static inline __m256i scale_pair(int s0, int s1)
+/* pshufb mask broadcasting int16 element k of each 128-bit half. */
+static inline __m256i mask_one(int k)
 {
-	return _mm256_set_m128i(_mm_set1_epi16((short)s1), _mm_set1_epi16((short)s0));
+	return _mm256_set1_epi16((short)((2 * k + 1) << 8 | 2 * k));
+}
+
+/* pshufb mask for a 32-element run covered by two 16-element scales, from
+ * a register holding int16 scales s0..s7 in both halves: the low 128 bits
+ * (elements 0..15) get s[2k], the high 128 bits s[2k + 1]. */
+static inline __m256i mask_pair(int k)
+{
+	int a = 4 * k, b = 4 * k + 2;
+	return _mm256_set_m128i(_mm_set1_epi16((short)((b + 1) << 8 | b)), _mm_set1_epi16((short)((a + 1) << 8 | a)));
+}
+
+/* Eight int16 (128 bits) repeated in both halves. */
+static inline __m256i both_halves(__m128i v)
+{
+	return _mm256_broadcastsi128_si256(v);
+}
+
+/* Move the bit at position `from` of every byte to position `to` (other bits
+ * come along and must be masked off).  Shifts run on 16-bit lanes; for the
+ * distances used here (|to - from| <= 5, the target bit ending in the same
+ * byte) no bit crosses into the target position of the neighbouring byte. */
+static inline __m256i move_bit(__m256i v, int from, int to)
+{
+	if (from < to)
+		return _mm256_slli_epi16(v, to - from);
+	if (from > to)
+		return _mm256_srli_epi16(v, from - to);
+	return v;
+}
+
+/* Sum of the pairs of 16-element block sums: eight int16, one per 32 elements. */
+static inline __m128i bsums_pairs(const int16_t *bsums)
+{
+	__m256i b = _mm256_loadu_si256((const __m256i *)bsums);
+	return _mm_hadd_epi16(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
 }
 
 /* Q2_K: element 128h + 32s + l (h < 2, s < 4, l < 32) is bits 2s..2s+1 of
- * qs[32h + l]; 16-element group g = 8h + 2s + (l >= 16) uses scales[g]. */
+ * qs[32h + l]; 16-element group g = 8h + 2s + (l >= 16) has scale
+ * scales[g] & 15 and min scales[g] >> 4. */
 float floe_vec_dot_q2_K_avx2(int64_t n, const void *w, const void *act)
 {
 	const struct block_q2_K *x = w;
 	const struct block_q8_K *y = act;
 	const __m256i m3 = _mm256_set1_epi8(3);
+	const __m128i m4 = _mm_set1_epi8(15);
 	__m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
 
 	for (int64_t i = 0; i < n / 256; i++) {
-		const uint8_t *sc = x[i].scales;
-		__m128i sc16 = _mm_loadu_si128((const __m128i *)sc);
-		__m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc16, 4), _mm_set1_epi8(15)));
+		__m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
+		__m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), m4));
 		__m256i pm = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)y[i].bsums));
+		__m128i sc_lo = _mm_and_si128(sc8, m4);
 		__m256i sumi = _mm256_setzero_si256();
 		const int8_t *q8 = y[i].qs;
 
-		for (int h = 0; h < 2; h++) {
+		UNROLL for (int h = 0; h < 2; h++)
+		{
 			__m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * h));
-			for (int s = 0; s < 4; s++) {
+			__m256i sc = both_halves(_mm_cvtepu8_epi16(h ? _mm_srli_si128(sc_lo, 8) : sc_lo));
+			UNROLL for (int s = 0; s < 4; s++)
+			{
 				__m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
 				__m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)q8));
-				int g = 8 * h + 2 * s;
-				sumi = _mm256_add_epi32(
-					sumi, _mm256_madd_epi16(p, scale_pair(sc[g] & 15, sc[g + 1] & 15)));
+				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, mask_pair(s))));
 				q8 += 32;
 			}
 		}
@@ -573,108 +681,133 @@ float floe_vec_dot_q2_K_avx2(int64_t n, const void *w, const void *act)
 	return hsum_ps(acc) - hsum_ps(acc_m);
 }
 
-/* Q3_K scales: 16 six-bit values, low 4 bits in bytes 0..7 (two per byte,
- * low nibbles for 0..7, high nibbles for 8..15), high 2 bits in bytes 8..11;
- * each minus 32. */
-static inline void q3_k_scales(const uint8_t *p, int8_t out[16])
+/* Q3_K scales: 16 six-bit values; the low 4 bits of scale j are the low
+ * (j < 8) or high (j >= 8) nibble of byte j % 8, the high 2 bits are bits
+ * 2(j / 4)..+1 of byte 8 + j % 4; each is stored +32.  Returns 16 int8. */
+static inline __m128i q3_k_scales(const uint8_t *b)
 {
-	for (int j = 0; j < 16; j++) {
-		int lo = j < 8 ? p[j] & 15 : p[j - 8] >> 4;
-		int hi = (p[8 + (j & 3)] >> (2 * (j >> 2))) & 3;
-		out[j] = (int8_t)((lo | hi << 4) - 32);
-	}
+	uint32_t a0 = load_u32(b), a1 = load_u32(b + 4), a2 = load_u32(b + 8);
+	const uint32_t m4 = 0x0f0f0f0f, m2 = 0x03030303;
+	__m128i v = _mm_setr_epi32((int)((a0 & m4) | (a2 & m2) << 4), (int)((a1 & m4) | (a2 >> 2 & m2) << 4),
+				   (int)((a0 >> 4 & m4) | (a2 >> 4 & m2) << 4),
+				   (int)((a1 >> 4 & m4) | (a2 >> 6 & m2) << 4));
+	return _mm_sub_epi8(v, _mm_set1_epi8(32));
 }
 
 /* Q3_K: like Q2_K, element 128h + 32s + l has low bits 2s..2s+1 of
  * qs[32h + l] and its high bit is bit 4h + s of hmask[l]; value =
- * low - (high bit clear ? 4 : 0).  Both parts stay unsigned for maddubs. */
+ * low + 4 * high - 4.  The weights stay unsigned (low + 4 high, 0..7) and the
+ * -4 is applied once as 4 * sum(scale[g] * bsums[g]). */
 float floe_vec_dot_q3_K_avx2(int64_t n, const void *w, const void *act)
 {
 	const struct block_q3_K *x = w;
 	const struct block_q8_K *y = act;
-	const __m256i m3 = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4), zero = _mm256_setzero_si256();
+	const __m256i m3 = _mm256_set1_epi8(3), b2 = _mm256_set1_epi8(4);
 	__m256 acc = _mm256_setzero_ps();
 
 	for (int64_t i = 0; i < n / 256; i++) {
-		int8_t sc[16];
-		q3_k_scales(x[i].scales, sc);
+		__m128i sc8 = q3_k_scales(x[i].scales);
+		__m256i off = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), _mm256_loadu_si256((const __m256i *)y[i].bsums));
 		__m256i hm = _mm256_loadu_si256((const __m256i *)x[i].hmask);
 		__m256i sumi = _mm256_setzero_si256();
 		const int8_t *q8 = y[i].qs;
 
-		for (int h = 0; h < 2; h++) {
+		UNROLL for (int h = 0; h < 2; h++)
+		{
 			__m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * h));
-			for (int s = 0; s < 4; s++) {
-				__m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
-				__m256i hb = _mm256_and_si256(hm, _mm256_set1_epi8((char)(1 << (4 * h + s))));
-				__m256i sub = _mm256_and_si256(_mm256_cmpeq_epi8(hb, zero), four);
-				__m256i qy = _mm256_loadu_si256((const __m256i *)q8);
-				__m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, qy), _mm256_maddubs_epi16(sub, qy));
-				int g = 8 * h + 2 * s;
-				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale_pair(sc[g], sc[g + 1])));
+			__m256i sc = both_halves(_mm_cvtepi8_epi16(h ? _mm_srli_si128(sc8, 8) : sc8));
+			UNROLL for (int s = 0; s < 4; s++)
+			{
+				__m256i lo = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
+				__m256i hi = _mm256_and_si256(move_bit(hm, 4 * h + s, 2), b2);
+				__m256i p = _mm256_maddubs_epi16(_mm256_or_si256(lo, hi),
+								 _mm256_loadu_si256((const __m256i *)q8));
+				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, mask_pair(s))));
 				q8 += 32;
 			}
 		}
+		sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(off, 2));
 		acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
 	}
 	return hsum_ps(acc);
 }
 
-/* Q4_K/Q5_K scales: eight 6-bit scales and eight 6-bit mins in 12 bytes.
+/* Q4_K/Q5_K scales: eight 6-bit scales and eight 6-bit mins in 12 bytes b.
  * j < 4: scale = b[j] & 63, min = b[j+4] & 63; j >= 4: scale = (b[j+4] & 15)
- * | (b[j-4] >> 6) << 4, min = (b[j+4] >> 4) | (b[j] >> 6) << 4. */
-static inline void k4_scales(const uint8_t *b, uint8_t sc[8], uint8_t mn[8])
+ * | (b[j-4] >> 6) << 4, min = (b[j+4] >> 4) | (b[j] >> 6) << 4.  Done four
+ * bytes at a time; returns the scales in bytes 0..7 and the mins in 8..15. */
+static inline __m128i k4_scales_mins(const uint8_t *b)
 {
-	for (int j = 0; j < 4; j++) {
-		sc[j] = b[j] & 63;
-		mn[j] = b[j + 4] & 63;
-		sc[j + 4] = (uint8_t)((b[j + 8] & 15) | (b[j] >> 6) << 4);
-		mn[j + 4] = (uint8_t)((b[j + 8] >> 4) | (b[j + 4] >> 6) << 4);
-	}
+	uint32_t a0 = load_u32(b), a1 = load_u32(b + 4), a2 = load_u32(b + 8);
+	const uint32_t m6 = 0x3f3f3f3f, m4 = 0x0f0f0f0f, m2 = 0x03030303;
+	return _mm_setr_epi32((int)(a0 & m6), (int)((a2 & m4) | (a0 >> 6 & m2) << 4), (int)(a1 & m6),
+			      (int)((a2 >> 4 & m4) | (a1 >> 6 & m2) << 4));
 }
 
-/* sum over the eight 32-element sub-blocks of min[j] * (bsums[2j] + bsums[2j+1]),
- * in int32 lanes. */
-static inline __m256i k4_min_sums(const uint8_t mn[8], const int16_t *bsums)
+static inline float hsum_ps128(__m128 v)
 {
-	__m256i b = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bsums), _mm256_set1_epi16(1));
-	__m256i m = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)mn));
-	return _mm256_mullo_epi32(b, m);
+	v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+	v = _mm_add_ss(v, _mm_movehdup_ps(v));
+	return _mm_cvtss_f32(v);
 }
 
 /* Q4_K: element 64j + l (l < 32) is the low nibble of qs[32j + l], element
- * 64j + 32 + l the high nibble; sub-block k (32 elements) has scale sc[k],
- * value d * sc * q - dmin * mn. */
-float floe_vec_dot_q4_K_avx2(int64_t n, const void *w, const void *act)
+ * 64j + 32 + l the high nibble; sub-block k (32 elements) has scale sc[k]
+ * and min mn[k]: value d * sc * q - dmin * mn.  For up to MAX_NT activation
+ * rows at once, like q4_0_dot_n. */
+ALWAYS_INLINE void q4_K_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
 {
 	const struct block_q4_K *x = w;
-	const struct block_q8_K *y = act;
 	const __m256i m4 = _mm256_set1_epi8(15);
-	__m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
+	__m256 acc[MAX_NT];
+	__m128 acc_m[MAX_NT];
 
+	UNROLL for (int t = 0; t < nt; t++)
+	{
+		acc[t] = _mm256_setzero_ps();
+		acc_m[t] = _mm_setzero_ps();
+	}
 	for (int64_t i = 0; i < n / 256; i++) {
-		uint8_t sc[8], mn[8];
-		k4_scales(x[i].scales, sc, mn);
-		__m256i pm = k4_min_sums(mn, y[i].bsums);
-		__m256i s0 = _mm256_setzero_si256(), s1 = s0;
+		__m128i sm = k4_scales_mins(x[i].scales);
+		__m256i sc = both_halves(_mm_cvtepu8_epi16(sm));
+		__m128i mins = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm));
+		__m256i sumi[MAX_NT];
 		const uint8_t *q4 = x[i].qs;
-		const int8_t *q8 = y[i].qs;
 
-		for (int j = 0; j < 4; j++) {
+		UNROLL for (int t = 0; t < nt; t++) sumi[t] = _mm256_setzero_si256();
+		UNROLL for (int j = 0; j < 4; j++)
+		{
 			__m256i bits = _mm256_loadu_si256((const __m256i *)(q4 + 32 * j));
 			__m256i lo = _mm256_and_si256(bits, m4);
 			__m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-			__m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j)));
-			__m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32)));
-			s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(pl, _mm256_set1_epi16(sc[2 * j])));
-			s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(ph, _mm256_set1_epi16(sc[2 * j + 1])));
+			__m256i scl = _mm256_shuffle_epi8(sc, mask_one(2 * j));
+			__m256i sch = _mm256_shuffle_epi8(sc, mask_one(2 * j + 1));
+			UNROLL for (int t = 0; t < nt; t++)
+			{
+				const int8_t *q8 = ACT_BLOCK(struct block_q8_K, act, stride, t, i)->qs + 64 * j;
+				__m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
+				__m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+				sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(_mm256_madd_epi16(pl, scl),
+										     _mm256_madd_epi16(ph, sch)));
+			}
 		}
-		float dy = y[i].d;
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * h2f(x[i].d)), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)),
-				      acc);
-		acc_m = _mm256_fmadd_ps(_mm256_set1_ps(dy * h2f(x[i].dmin)), _mm256_cvtepi32_ps(pm), acc_m);
+		float dx = h2f(x[i].d), dmx = h2f(x[i].dmin);
+		UNROLL for (int t = 0; t < nt; t++)
+		{
+			const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
+			__m128i pm = _mm_madd_epi16(mins, bsums_pairs(y->bsums));
+			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+			acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(y->d * dmx), _mm_cvtepi32_ps(pm), acc_m[t]);
+		}
 	}
-	return hsum_ps(acc) - hsum_ps(acc_m);
+	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]) - hsum_ps128(acc_m[t]);
+}
+
+float floe_vec_dot_q4_K_avx2(int64_t n, const void *w, const void *act)
+{
+	float r;
+	q4_K_dot_n(n, w, act, 0, 1, &r);
+	return r;
 }
 
 /* Q5_K: as Q4_K with a fifth bit: bit 2j of qh[l] for element 64j + l and
@@ -683,36 +816,36 @@ float floe_vec_dot_q5_K_avx2(int64_t n, const void *w, const void *act)
 {
 	const struct block_q5_K *x = w;
 	const struct block_q8_K *y = act;
-	const __m256i m4 = _mm256_set1_epi8(15), b16 = _mm256_set1_epi8(16);
-	__m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
+	const __m256i m4 = _mm256_set1_epi8(15), b4 = _mm256_set1_epi8(16);
+	__m256 acc = _mm256_setzero_ps();
+	__m128 acc_m = _mm_setzero_ps();
 
 	for (int64_t i = 0; i < n / 256; i++) {
-		uint8_t sc[8], mn[8];
-		k4_scales(x[i].scales, sc, mn);
-		__m256i pm = k4_min_sums(mn, y[i].bsums);
+		__m128i sm = k4_scales_mins(x[i].scales);
+		__m256i sc = both_halves(_mm_cvtepu8_epi16(sm));
+		__m128i pm = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm)), bsums_pairs(y[i].bsums));
 		__m256i qh = _mm256_loadu_si256((const __m256i *)x[i].qh);
 		__m256i s0 = _mm256_setzero_si256(), s1 = s0;
 		const int8_t *q8 = y[i].qs;
 
-		for (int j = 0; j < 4; j++) {
+		UNROLL for (int j = 0; j < 4; j++)
+		{
 			__m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
-			__m256i ml = _mm256_set1_epi8((char)(1 << (2 * j)));
-			__m256i mh = _mm256_set1_epi8((char)(1 << (2 * j + 1)));
-			__m256i hl = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, ml), ml), b16);
-			__m256i hh = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, mh), mh), b16);
-			__m256i lo = _mm256_or_si256(_mm256_and_si256(bits, m4), hl);
-			__m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), hh);
+			__m256i lo = _mm256_or_si256(_mm256_and_si256(bits, m4),
+						     _mm256_and_si256(move_bit(qh, 2 * j, 4), b4));
+			__m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4),
+						     _mm256_and_si256(move_bit(qh, 2 * j + 1, 4), b4));
 			__m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j)));
 			__m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32)));
-			s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(pl, _mm256_set1_epi16(sc[2 * j])));
-			s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(ph, _mm256_set1_epi16(sc[2 * j + 1])));
+			s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(pl, _mm256_shuffle_epi8(sc, mask_one(2 * j))));
+			s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(ph, _mm256_shuffle_epi8(sc, mask_one(2 * j + 1))));
 		}
 		float dy = y[i].d;
 		acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * h2f(x[i].d)), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)),
 				      acc);
-		acc_m = _mm256_fmadd_ps(_mm256_set1_ps(dy * h2f(x[i].dmin)), _mm256_cvtepi32_ps(pm), acc_m);
+		acc_m = _mm_fmadd_ps(_mm_set1_ps(dy * h2f(x[i].dmin)), _mm_cvtepi32_ps(pm), acc_m);
 	}
-	return hsum_ps(acc) - hsum_ps(acc_m);
+	return hsum_ps(acc) - hsum_ps128(acc_m);
 }
 
 /* Q6_K: in each 128-element half h (ql += 64h, qh += 32h), for l < 32:
@@ -721,43 +854,105 @@ float floe_vec_dot_q5_K_avx2(int64_t n, const void *w, const void *act)
  *   element 64 + l: ql[l] >> 4      | (qh[l] >> 4 & 3) << 4
  *   element 96 + l: ql[l + 32] >> 4 | (qh[l] >> 6 & 3) << 4
  * value = d * scales[e / 16] * (q - 32).  The -32 is applied once per block
- * as 32 * sum(scales[g] * bsums[g]). */
-float floe_vec_dot_q6_K_avx2(int64_t n, const void *w, const void *act)
+ * as 32 * sum(scales[g] * bsums[g]).  For up to MAX_NT activation rows. */
+ALWAYS_INLINE void q6_K_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
 {
 	const struct block_q6_K *x = w;
-	const struct block_q8_K *y = act;
 	const __m256i m4 = _mm256_set1_epi8(15), m3 = _mm256_set1_epi8(3 << 4);
-	__m256 acc = _mm256_setzero_ps();
+	__m256 acc[MAX_NT];
 
+	UNROLL for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n / 256; i++) {
-		const int8_t *sc = x[i].scales;
-		__m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
-		__m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y[i].bsums));
-		__m256i sumi = _mm256_setzero_si256();
-		const int8_t *q8 = y[i].qs;
+		__m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
+		__m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+		__m256i sumi[MAX_NT];
 
-		for (int h = 0; h < 2; h++) {
+		UNROLL for (int t = 0; t < nt; t++) sumi[t] = _mm256_setzero_si256();
+		UNROLL for (int h = 0; h < 2; h++)
+		{
 			const uint8_t *ql = x[i].ql + 64 * h;
 			__m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
 			__m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
 			__m256i qh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
+			__m256i sc = both_halves(_mm_cvtepi8_epi16(h ? _mm_srli_si128(sc8, 8) : sc8));
 			__m256i q[4];
 			q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m3));
 			q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m3));
 			q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m3));
 			q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
 					       _mm256_and_si256(_mm256_srli_epi16(qh, 2), m3));
-			for (int k = 0; k < 4; k++) {
-				__m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)q8));
-				int g = 8 * h + 2 * k;
-				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale_pair(sc[g], sc[g + 1])));
-				q8 += 32;
+			UNROLL for (int k = 0; k < 4; k++)
+			{
+				__m256i s = _mm256_shuffle_epi8(sc, mask_pair(k));
+				UNROLL for (int t = 0; t < nt; t++)
+				{
+					const int8_t *q8 = ACT_BLOCK(struct block_q8_K, act, stride, t, i)->qs + 128 * h + 32 * k;
+					__m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)q8));
+					sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(p, s));
+				}
 			}
 		}
-		sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(off, 5));
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+		float dx = h2f(x[i].d);
+		UNROLL for (int t = 0; t < nt; t++)
+		{
+			const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
+			__m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y->bsums));
+			__m256i s = _mm256_sub_epi32(sumi[t], _mm256_slli_epi32(off, 5));
+			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(s), acc[t]);
+		}
 	}
-	return hsum_ps(acc);
+	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]);
+}
+
+float floe_vec_dot_q6_K_avx2(int64_t n, const void *w, const void *act)
+{
+	float r;
+	q6_K_dot_n(n, w, act, 0, 1, &r);
+	return r;
+}
+
+/* ---------------------------------------------------------------------
+ * Multi-row entry points: nt is made a constant for each case so the
+ * always-inlined cores specialize. */
+
+#define ROWS_FN(name)                                                                                        \
+	static void name##_rows(int64_t n, const void *w, const void *act, size_t stride, int nt, float *out) \
+	{                                                                                                    \
+		switch (nt) {                                                                                \
+		case 1:                                                                                      \
+			name##_dot_n(n, w, act, stride, 1, out);                                             \
+			break;                                                                               \
+		case 2:                                                                                      \
+			name##_dot_n(n, w, act, stride, 2, out);                                             \
+			break;                                                                               \
+		case 3:                                                                                      \
+			name##_dot_n(n, w, act, stride, 3, out);                                             \
+			break;                                                                               \
+		default:                                                                                     \
+			name##_dot_n(n, w, act, stride, 4, out);                                             \
+			break;                                                                               \
+		}                                                                                            \
+	}
+
+ROWS_FN(q8_0)
+ROWS_FN(q4_0)
+ROWS_FN(q4_K)
+ROWS_FN(q6_K)
+
+floe_vec_dot_rows_fn floe_vec_dot_rows_avx2(uint32_t type)
+{
+	switch (type) {
+	case FLOE_TYPE_Q8_0:
+		return q8_0_rows;
+	case FLOE_TYPE_Q4_0:
+		return q4_0_rows;
+	case FLOE_TYPE_Q4_K:
+		return q4_K_rows;
+	case FLOE_TYPE_Q6_K:
+		return q6_K_rows;
+	default:
+		return NULL;
+	}
 }
 
 /* ---------------------------------------------------------------------

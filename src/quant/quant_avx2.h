@@ -12,6 +12,7 @@
 #ifndef FLOE_QUANT_QUANT_AVX2_H
 #define FLOE_QUANT_QUANT_AVX2_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "quant/quant.h"
@@ -41,6 +42,18 @@ float floe_vec_dot_q3_K_avx2(int64_t n, const void *w, const void *act);
 float floe_vec_dot_q4_K_avx2(int64_t n, const void *w, const void *act);
 float floe_vec_dot_q5_K_avx2(int64_t n, const void *w, const void *act);
 float floe_vec_dot_q6_K_avx2(int64_t n, const void *w, const void *act);
+
+/* One weight row against n_act (1..FLOE_ROWS_MAX) activation rows that are
+ * act_stride bytes apart: out[t] = dot(w, act + t * act_stride).  Each result
+ * has exactly the bits of the one-row kernel (prompt processing gives the
+ * same numbers as token-by-token decoding); the weights are loaded and
+ * unpacked once for all rows. */
+#define FLOE_ROWS_MAX 4
+typedef void (*floe_vec_dot_rows_fn)(int64_t n, const void *w, const void *act, size_t act_stride, int n_act,
+				     float *out);
+
+/* The multi-row kernel for a weight type, or NULL (use the one-row kernel). */
+floe_vec_dot_rows_fn floe_vec_dot_rows_avx2(uint32_t type);
 
 /* Overwrite the entries of k that have an AVX2 kernel (k starts as a copy of
  * the reference table). */

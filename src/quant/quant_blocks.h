@@ -11,15 +11,15 @@
 
 #include <stdint.h>
 
-#define QK4_0 32
-#define QK4_1 32
-#define QK5_0 32
-#define QK5_1 32
-#define QK8_0 32
-#define QK8_1 32
-#define QK_K 256
-#define QK4_NL 32
-#define QK_MXFP4 32
+#define QK4_0	     32
+#define QK4_1	     32
+#define QK5_0	     32
+#define QK5_1	     32
+#define QK8_0	     32
+#define QK8_1	     32
+#define QK_K	     256
+#define QK4_NL	     32
+#define QK_MXFP4     32
 #define K_SCALE_SIZE 12
 
 /* q4_0: x = d * (q - 8); q[j] in low nibble of qs[j], q[j+16] in the high. */
@@ -168,6 +168,18 @@ static inline void floe_get_scale_min_k4(int j, const uint8_t *q, uint8_t *sc, u
 		*sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
 		*m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
 	}
+}
+
+/* ggml's nearest_int: round half to even through the 1.5*2^23 magic
+ * constant; exact for |x| < 2^22 (callers keep |x| far below that). */
+static inline int floe_nearest_int(float x)
+{
+	union {
+		float f;
+		int32_t i;
+	} v;
+	v.f = x + 12582912.f;
+	return (v.i & 0x007fffff) - 0x00400000;
 }
 
 /* ggml's e8m0 -> f32 for mxfp4, halved (2^(e-128)); e = 0 gives 2^-128,

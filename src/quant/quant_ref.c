@@ -8,7 +8,9 @@
  * K-quant and nibble-packed blocks are first unpacked into plain int8 values
  * (one function per layout, shared by dequant and dot) so that the bit
  * shuffling lives in one place; the float arithmetic then follows ggml's
- * expression order exactly so the dequantized bits agree. */
+ * expression order exactly so the dequantized bits agree.  That relies on
+ * a*b - c not being fused into an FMA: true for the baseline x86-64 build
+ * (no -mfma outside *_avx2.c files) and for gcc in -std=c11 mode. */
 #include <math.h>
 #include <string.h>
 
@@ -17,11 +19,11 @@
 #include "quant/quant_ref.h"
 
 const int8_t floe_iq4nl_values[16] = {
-	-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+    -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
 };
 
 const int8_t floe_mxfp4_values[16] = {
-	0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12,
+    0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12,
 };
 
 /* ------------------------------------------------------------------------
@@ -343,17 +345,6 @@ void floe_dequant_mxfp4_ref(const void *src, float *dst, int64_t n)
  * Activation conversion (byte-exact with ggml's CPU from_float, AVX2 build)
  * ------------------------------------------------------------------------ */
 
-/* ggml's nearest_int: round half to even via the 1.5*2^23 magic constant;
- * valid for |x| < 2^22, which the callers guarantee (|x| <= 127.5). */
-static int nearest_int(float x)
-{
-	float v = x + 12582912.f;
-	int32_t i;
-
-	memcpy(&i, &v, sizeof(i));
-	return (i & 0x007fffff) - 0x00400000;
-}
-
 void floe_quantize_act_f32_ref(const float *src, void *dst, int64_t n)
 {
 	memcpy(dst, src, (size_t)n * sizeof(float));
@@ -386,7 +377,7 @@ static float q8_block32(const float *x, int8_t *qs, int *sum)
 	d = amax / 127.f;
 	id = amax != 0.0f ? 127.f / amax : 0.0f;
 	for (int j = 0; j < 32; j++) {
-		int v = nearest_int(x[j] * id);
+		int v = floe_nearest_int(x[j] * id);
 		qs[j] = (int8_t)(v > 127 ? 127 : v < -128 ? -128 : v);
 		s += qs[j];
 	}
@@ -435,7 +426,7 @@ void floe_quantize_act_q8_K_ref(const float *src, void *dst, int64_t n)
 		}
 		iscale = -127.f / max;
 		for (int j = 0; j < QK_K; j++) {
-			int v = nearest_int(iscale * src[j]);
+			int v = floe_nearest_int(iscale * src[j]);
 			y[i].qs[j] = (int8_t)(v < 127 ? v : 127);
 		}
 		for (int j = 0; j < QK_K / 16; j++) {
@@ -558,8 +549,7 @@ float floe_vec_dot_q8_0_ref(int64_t n, const void *w, const void *act)
 	float sumf = 0;
 
 	for (int64_t i = 0; i < n / QK8_0; i++)
-		sumf += dot_i8_32(x[i].qs, y[i].qs) *
-			(floe_f16_to_f32(x[i].d) * floe_f16_to_f32(y[i].d));
+		sumf += dot_i8_32(x[i].qs, y[i].qs) * (floe_f16_to_f32(x[i].d) * floe_f16_to_f32(y[i].d));
 	return sumf;
 }
 
@@ -590,8 +580,7 @@ float floe_vec_dot_mxfp4_ref(int64_t n, const void *w, const void *act)
 		unpack_nibbles32(x[i].qs, q);
 		for (int j = 0; j < 32; j++)
 			q[j] = floe_mxfp4_values[q[j]];
-		sumf += (floe_e8m0_to_f32_half(x[i].e) * floe_f16_to_f32(y[i].d)) *
-			dot_i8_32(q, y[i].qs);
+		sumf += (floe_e8m0_to_f32_half(x[i].e) * floe_f16_to_f32(y[i].d)) * dot_i8_32(q, y[i].qs);
 	}
 	return sumf;
 }
@@ -734,29 +723,29 @@ float floe_vec_dot_iq4_xs_ref(int64_t n, const void *w, const void *act)
 #define W(id, t) .vec_dot[id] = floe_vec_dot_##t##_ref, .dequant_row[id] = floe_dequant_##t##_ref
 
 const struct floe_kernels floe_kernels_ref = {
-	.isa = "ref",
-	.quantize_act[FLOE_TYPE_F32] = floe_quantize_act_f32_ref,
-	.quantize_act[FLOE_TYPE_F16] = floe_quantize_act_f16_ref,
-	.quantize_act[FLOE_TYPE_BF16] = floe_quantize_act_bf16_ref,
-	.quantize_act[FLOE_TYPE_Q8_0] = floe_quantize_act_q8_0_ref,
-	.quantize_act[FLOE_TYPE_Q8_1] = floe_quantize_act_q8_1_ref,
-	.quantize_act[FLOE_TYPE_Q8_K] = floe_quantize_act_q8_K_ref,
-	W(FLOE_TYPE_F32, f32),
-	W(FLOE_TYPE_F16, f16),
-	W(FLOE_TYPE_BF16, bf16),
-	W(FLOE_TYPE_Q4_0, q4_0),
-	W(FLOE_TYPE_Q4_1, q4_1),
-	W(FLOE_TYPE_Q5_0, q5_0),
-	W(FLOE_TYPE_Q5_1, q5_1),
-	W(FLOE_TYPE_Q8_0, q8_0),
-	W(FLOE_TYPE_Q2_K, q2_K),
-	W(FLOE_TYPE_Q3_K, q3_K),
-	W(FLOE_TYPE_Q4_K, q4_K),
-	W(FLOE_TYPE_Q5_K, q5_K),
-	W(FLOE_TYPE_Q6_K, q6_K),
-	W(FLOE_TYPE_IQ4_NL, iq4_nl),
-	W(FLOE_TYPE_IQ4_XS, iq4_xs),
-	W(FLOE_TYPE_MXFP4, mxfp4),
+    .isa = "ref",
+    .quantize_act[FLOE_TYPE_F32] = floe_quantize_act_f32_ref,
+    .quantize_act[FLOE_TYPE_F16] = floe_quantize_act_f16_ref,
+    .quantize_act[FLOE_TYPE_BF16] = floe_quantize_act_bf16_ref,
+    .quantize_act[FLOE_TYPE_Q8_0] = floe_quantize_act_q8_0_ref,
+    .quantize_act[FLOE_TYPE_Q8_1] = floe_quantize_act_q8_1_ref,
+    .quantize_act[FLOE_TYPE_Q8_K] = floe_quantize_act_q8_K_ref,
+    W(FLOE_TYPE_F32, f32),
+    W(FLOE_TYPE_F16, f16),
+    W(FLOE_TYPE_BF16, bf16),
+    W(FLOE_TYPE_Q4_0, q4_0),
+    W(FLOE_TYPE_Q4_1, q4_1),
+    W(FLOE_TYPE_Q5_0, q5_0),
+    W(FLOE_TYPE_Q5_1, q5_1),
+    W(FLOE_TYPE_Q8_0, q8_0),
+    W(FLOE_TYPE_Q2_K, q2_K),
+    W(FLOE_TYPE_Q3_K, q3_K),
+    W(FLOE_TYPE_Q4_K, q4_K),
+    W(FLOE_TYPE_Q5_K, q5_K),
+    W(FLOE_TYPE_Q6_K, q6_K),
+    W(FLOE_TYPE_IQ4_NL, iq4_nl),
+    W(FLOE_TYPE_IQ4_XS, iq4_xs),
+    W(FLOE_TYPE_MXFP4, mxfp4),
 };
 
 #undef W

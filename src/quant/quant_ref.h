@@ -51,8 +51,8 @@ float floe_vec_dot_iq4_nl_ref(int64_t n, const void *w, const void *act);
 float floe_vec_dot_iq4_xs_ref(int64_t n, const void *w, const void *act);
 float floe_vec_dot_mxfp4_ref(int64_t n, const void *w, const void *act);
 
-void floe_quantize_act_f32_ref(const float *src, void *dst, int64_t n);  /* plain copy */
-void floe_quantize_act_f16_ref(const float *src, void *dst, int64_t n);  /* RNE */
+void floe_quantize_act_f32_ref(const float *src, void *dst, int64_t n);	 /* plain copy */
+void floe_quantize_act_f16_ref(const float *src, void *dst, int64_t n);	 /* RNE */
 void floe_quantize_act_bf16_ref(const float *src, void *dst, int64_t n); /* ggml RNE */
 /* q8_0: d = amax/127 (f16), q = round-half-even(x * (127/amax)). */
 void floe_quantize_act_q8_0_ref(const float *src, void *dst, int64_t n);

@@ -1,0 +1,61 @@
+/* evict: expert-cache eviction policies, behind one small interface shared by
+ * the live cache and the trace simulator (so what the simulator measures is
+ * what the engine runs).
+ *
+ * The cache tells the policy about every access (hit or fill) with the layer
+ * and the token counter, and asks it for a victim slot when it needs one; the
+ * policy only ever picks a free or an unpinned slot.  Time is (token, layer):
+ * a decode step walks layers 0..L-1 in order, so access is cyclic, which is
+ * exactly the pattern where plain global LRU does worst (it evicts the layer
+ * that comes next).  Victim search is a linear scan over the slots: a few
+ * thousand slots cost microseconds, far below one expert read. */
+#ifndef FLOE_EXPERTS_EVICT_H
+#define FLOE_EXPERTS_EVICT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/status.h"
+
+enum floe_policy {
+	FLOE_POLICY_LRU = 0,       /* global least recently used */
+	FLOE_POLICY_LFU_AGED,      /* least frequently used, counts halved every n_slots fills */
+	FLOE_POLICY_LRFU,          /* frequency-weighted recency: score decays with a half-life */
+	FLOE_POLICY_LAYER_LRU,     /* equal per-layer budget, LRU inside a layer */
+	FLOE_POLICY_COUNT,
+};
+
+const char *floe_policy_name(enum floe_policy p);
+/* Parse "lru", "lfu", "lrfu", "layer-lru"; false if unknown. */
+bool floe_policy_parse(const char *name, enum floe_policy *out);
+
+struct floe_evict;
+
+int floe_evict_create(enum floe_policy policy, uint32_t n_slots, uint32_t n_layers,
+		      struct floe_evict **out, struct floe_err *err);
+void floe_evict_destroy(struct floe_evict *ev);
+
+/* slot now holds an expert of `layer` and was used at logical time `now`
+ * (monotonic: token * n_layers + layer).  fill = it was just loaded. */
+void floe_evict_access(struct floe_evict *ev, uint32_t slot, uint32_t layer, uint64_t now, bool fill);
+/* slot was emptied (failed read, reset). */
+void floe_evict_forget(struct floe_evict *ev, uint32_t slot);
+/* Pick a slot for a new expert of `layer`: a free slot if any, else the
+ * policy's victim among slots with pinned[slot] == 0.  -1 if none. */
+int floe_evict_victim(struct floe_evict *ev, uint32_t layer, uint64_t now, const uint8_t *pinned);
+
+/* Trace simulation: replay `trace` through a cache of n_slots under policy,
+ * counting hits.  Two oracles that see the whole trace, as yardsticks:
+ * FLOE_SIM_STATIC keeps the n_slots most used (layer, expert) pairs for the
+ * whole run; FLOE_SIM_BELADY evicts the expert whose next use is farthest in
+ * the future (Belady's MIN: no demand-fetch policy can hit more). */
+#define FLOE_SIM_STATIC FLOE_POLICY_COUNT
+#define FLOE_SIM_BELADY (FLOE_POLICY_COUNT + 1)
+struct floe_trace;
+struct floe_sim_result {
+	uint64_t accesses, hits;
+};
+int floe_evict_simulate(const struct floe_trace *trace, int policy, uint32_t n_slots,
+			struct floe_sim_result *res, struct floe_err *err);
+
+#endif
