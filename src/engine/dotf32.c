@@ -1,5 +1,11 @@
 /* dotf32: reference (scalar fmaf) f32 dots in ggml's orders, and the
  * run-time choice between them and the AVX2 variants. */
+
+/* Exact ggml rounding needs every a*b+c rounded twice unless written as
+ * fmaf: no contraction (GCC's ISO C mode already does not contract). */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
 #include "engine/dotf32.h"
 
 #include <math.h>

@@ -1,5 +1,11 @@
 /* dotf32_avx2: the dotf32 orders with AVX2/FMA intrinsics; bit-identical to
  * the reference versions in dotf32.c. */
+
+/* Exact ggml rounding needs every a*b+c rounded twice unless written as
+ * fmaf: no contraction (GCC's ISO C mode already does not contract). */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
 #include <immintrin.h>
 
 #include "engine/dotf32.h"

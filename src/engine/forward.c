@@ -13,6 +13,12 @@
  * Each expert's output is kept per (token, k) and combined afterwards in
  * top-k order, so the result does not depend on the order reads complete or
  * on the cache size: a streamed run is bit-identical to a resident one. */
+
+/* Exact ggml rounding needs every a*b+c rounded twice unless written as
+ * fmaf: no contraction (GCC's ISO C mode already does not contract). */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
 #include <math.h>
 #include <string.h>
 

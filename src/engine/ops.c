@@ -1,4 +1,10 @@
 /* ops: norms, softmax, RoPE and SwiGLU with ggml's rounding (see ops.h). */
+
+/* Exact ggml rounding needs every a*b+c rounded twice unless written as
+ * fmaf: no contraction (GCC's ISO C mode already does not contract). */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
 #include "engine/ops.h"
 
 #include <math.h>
