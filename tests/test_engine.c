@@ -516,6 +516,51 @@ static void test_peak_rss(void)
 	free(g.buf);
 }
 
+/* ---- f16 KV cache ---------------------------------------------------------- */
+
+/* Half the KV bytes; logits move by f16 rounding of K, V, q and the
+ * probabilities (~1e-3) and rare flips, so compare loosely. */
+static void test_kv_f16(void)
+{
+	struct golden_logits g;
+	struct floe_params p = floe_params_default();
+	char err[512];
+	floe_model *m = NULL;
+	floe_session *s = NULL;
+
+	REQUIRE(load_logits(models[0], "s7", &g) == 0);
+	p.path = fixture_model(models[0]);
+	p.n_ctx = 256;
+	p.n_threads = 2;
+	p.kv_f16 = true;
+	p.log_level = 0;
+	REQUIRE(floe_model_open(&p, &m, err, sizeof(err)) == FLOE_OK);
+	struct floe_plan plan;
+	floe_model_plan(m, &plan);
+	floe_model *m32 = open_model(models[0], 0, FLOE_IO_BACKEND_AUTO, 64);
+	REQUIRE(m32);
+	struct floe_plan plan32;
+	floe_model_plan(m32, &plan32);
+	CHECK(plan.kv_bytes * 2 == plan32.kv_bytes);
+	floe_model_close(m32);
+	REQUIRE(floe_session_create(m, &s) == FLOE_OK);
+	REQUIRE(floe_session_eval(s, g.tokens, (int)g.n_rows, true) == FLOE_OK);
+	float worst = 0.0f;
+	int bad = 0;
+	for (uint32_t r = 0; r < g.n_rows; r++) {
+		const float *got = floe_session_logits(s, (int)r), *want = g.logits + (size_t)r * g.n_vocab;
+		float d = max_abs_diff(got, want, (int)g.n_vocab);
+		worst = d > worst ? d : worst;
+		bad += argmax(got, (int)g.n_vocab) != argmax(want, (int)g.n_vocab);
+	}
+	fprintf(stderr, "  kv f16: s7 max |diff| vs llama.cpp f32-KV logits %.3g, argmax mismatches %d\n", (double)worst,
+		bad);
+	CHECK(worst > 0.0f && worst <= 0.1f && bad == 0);
+	floe_session_free(s);
+	floe_model_close(m);
+	free(g.buf);
+}
+
 /* ---- (7) bad inputs ---------------------------------------------------------- */
 
 /* Copy a fixture to a temp file and let patch() edit its bytes. */
@@ -654,6 +699,7 @@ int main(void)
 	RUN(test_batch_vs_tokenwise);
 	RUN(test_streamed_equals_resident);
 	RUN(test_fault_injection);
+	RUN(test_kv_f16);
 	RUN(test_bad_inputs);
 	json_decref(goldens);
 	return harness_finish();
