@@ -164,7 +164,8 @@ struct floe_gguf;
 const struct floe_gguf *floe_model_gguf(const floe_model *m);
 
 /* Sessions.  floe_session_create allocates the KV cache (n_ctx rows) and the
- * logits buffer; *out owned by the caller (floe_session_free). */
+ * logits buffer; *out owned by the caller (floe_session_free).  On failure
+ * (FLOE_ENOMEM) floe_model_error(m) says why. */
 int floe_session_create(floe_model *m, floe_session **out);
 void floe_session_free(floe_session *s);
 const char *floe_session_error(const floe_session *s);

@@ -101,9 +101,10 @@ int floe_scratch_init(struct floe_scratch *s, const struct floe_weights *w, int 
 		      int n_threads, bool alloc, struct floe_err *err);
 void floe_scratch_free(struct floe_scratch *s);
 
-/* Evaluate tokens[0..n) at positions pos..pos+n (n <= n_batch), writing
- * the logits of rows selected by want_rows: all rows into out[t*n_vocab]
- * when all is true, else only the last row into out[0]. */
+/* Evaluate tokens[0..n) at positions pos..pos+n-1 (n <= n_batch), writing
+ * their K/V rows into the session's cache and, if out is not NULL, logits:
+ * every row into out[t * n_vocab] when all is true, else only the last row
+ * into out[0]. */
 int floe_forward_chunk(struct floe_session *sess, const int32_t *tokens, int n, int pos, bool all,
 		       float *out, struct floe_err *err);
 

@@ -501,7 +501,6 @@ static uint64_t act_row_max(const struct floe_weights *w)
 		for (size_t i = 0; i < sizeof(lt) / sizeof(lt[0]); i++)
 			mx = max_u64(mx, floe_type_row_bytes(act_type_of(lt[i]->type), (uint64_t)lt[i]->ne[0]));
 	}
-	/* f32 rows of the widest input, for F32 weights */
 	return mx;
 }
 
