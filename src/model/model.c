@@ -266,9 +266,14 @@ int floe_weights_load(const struct floe_gguf *g, struct floe_weights *w, struct 
 	if (rc)
 		return rc;
 	arch = floe_arch_find(arch_name.s);
-	if (!arch)
-		return floe_fail(err, FLOE_EUNSUPPORTED, "architecture '%s' is not supported (supported: qwen3moe)",
-				 arch_name.s);
+	if (!arch) {
+		char names[256] = "";
+		for (size_t i = 0; i < sizeof(arch_table) / sizeof(arch_table[0]); i++)
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? ", " : "",
+				 arch_table[i].name);
+		return floe_fail(err, FLOE_EUNSUPPORTED, "architecture '%s' is not supported (supported: %s)",
+				 arch_name.s, names);
+	}
 	w->arch = arch;
 	rc = arch->load_hparams(g, arch->name, &w->hp, err);
 	if (rc)
