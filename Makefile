@@ -22,8 +22,9 @@ else
 endif
 CFLAGS  := $(WARN) $(DEFS) $(INC) $(OPT) -pthread -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS := $(OPT) -pthread
-LIBS    := -luring -lpcre2-8 -lm -ljansson
-CLI_LIBS := -ledit
+LIBS    := -luring -lpcre2-8 -lm
+CLI_LIBS := -ledit -ljansson
+TEST_LIBS := -ljansson
 
 # Per-ISA kernel files carry their own target flags; the rest of the build stays
 # baseline x86-64 so the binary runs anywhere and picks kernels at run time.
@@ -71,7 +72,7 @@ $(BUILD)/floe: $(CLI_OBJ) $(BUILD)/libfloe.a
 $(BUILD)/tests/%: tests/%.c tests/harness.h $(BUILD)/libfloe.a
 	@mkdir -p $(dir $@)
 	$(call say,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libfloe.a $(LIBS)
+	$(Q)$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libfloe.a $(LIBS) $(TEST_LIBS)
 
 test: $(TEST_BIN) $(BUILD)/floe
 	@sh tests/run_tests.sh $(BUILD)
@@ -112,3 +113,12 @@ deps:
 		DEBIAN_FRONTEND=noninteractive $$s apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$s apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+# The bundled default: a ~1.85 GB random-weight MoE made by floe itself, run
+# with --mem at a quarter of its size so most experts stream from disk.
+DEMO_MODEL := build/demo.gguf
+DEMO_PROMPT := "The three most important ideas in computer science are"
+.PHONY: demo
+demo: $(BUILD)/floe
+	@test -f $(DEMO_MODEL) || $(BUILD)/floe mkmodel --preset demo -o $(DEMO_MODEL)
+	$(BUILD)/floe run -m $(DEMO_MODEL) --mem 460M -n 48 --seed 42 -p $(DEMO_PROMPT)

@@ -19,6 +19,7 @@
 #include "base/alloc.h"
 #include "base/timer.h"
 #include "quant/quant.h"
+#include "quant/quant_avx2.h"
 #include "quant/quant_ref.h"
 
 #define N_COLS 4096
@@ -247,9 +248,7 @@ int main(int argc, char **argv)
 
 	printf("prefill %d tokens, weights in cache | ns per row-token: one-row  multi-row  ratio\n", N_TOK);
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (fast->vec_dot[types[i]] != ref->vec_dot[types[i]] && wanted(types[i], argc, argv) &&
-		    (types[i] == FLOE_TYPE_Q4_K || types[i] == FLOE_TYPE_Q6_K || types[i] == FLOE_TYPE_Q4_0 ||
-		     types[i] == FLOE_TYPE_Q8_0))
+		if (floe_vec_dot_rows_avx2(types[i]) && wanted(types[i], argc, argv))
 			bench_prefill(types[i], fast);
 
 	float *x = floe_alloc_aligned(N_COLS * sizeof(float));

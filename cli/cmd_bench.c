@@ -6,6 +6,12 @@
  *       given as % of all experts, next to two oracles (Belady's MIN: the
  *       best any demand-fetch policy can do; a static top-N list).
  *
+ *   floe bench --io -m FILE [--seconds S] [--io uring|pread] [--buffered]
+ *       read the file at random aligned offsets with O_DIRECT at several
+ *       request sizes and queue depths and print GB/s for each and the peak,
+ *       so every other figure can be given as a fraction of what this disk
+ *       really does (throughput follows bytes in flight, not sequentiality).
+ *
  * Speed numbers are never asserted anywhere: a benchmark reports. */
 #include <inttypes.h>
 #include <math.h>
@@ -15,7 +21,10 @@
 
 #include "args.h"
 #include "commands.h"
+#include "base/alloc.h"
+#include "base/timer.h"
 #include "experts/evict.h"
+#include "experts/io.h"
 #include "experts/trace.h"
 #include "plot.h"
 
@@ -180,15 +189,145 @@ static int bench_policies(const char *trace_path, const char *synth, const char 
 	return 0;
 }
 
+/* ---- disk peak ---------------------------------------------------------- */
+
+/* Keep `depth` reads of `size` bytes in flight at random aligned offsets for
+ * `seconds`; returns GB/s, or a negative status. */
+static double io_cell(struct floe_io *io, uint64_t size, int depth, double seconds, uint64_t *rng,
+		      unsigned char *arena, struct floe_io_req *reqs, struct floe_io_req **ptrs)
+{
+	uint64_t span = io->file_size > size ? (io->file_size - size) / FLOE_IO_ALIGN : 0, bytes = 0;
+	struct floe_err err = {0};
+	double t0 = floe_now_s(), t;
+	int in_flight = 0;
+
+	for (int i = 0; i < depth; i++) {
+		*rng ^= *rng << 13, *rng ^= *rng >> 7, *rng ^= *rng << 17;
+		reqs[i] = (struct floe_io_req){.offset = span ? *rng % span * FLOE_IO_ALIGN : 0, .len = size,
+					       .buf = arena + (size_t)i * size, .user = (uint64_t)i};
+		ptrs[i] = &reqs[i];
+	}
+	if (floe_io_submit(io, ptrs, depth, &err))
+		return -1;
+	in_flight = depth;
+	while (in_flight) {
+		struct floe_io_req *done[64];
+		int n = floe_io_reap(io, done, 64, 1, &err);
+		if (n < 0)
+			return -1;
+		t = floe_now_s();
+		for (int i = 0; i < n; i++) {
+			struct floe_io_req *r = done[i];
+			in_flight--;
+			if (r->result) {
+				floe_io_req_error(io, r, &err);
+				fprintf(stderr, "floe bench: %s\n", err.msg);
+				return -1;
+			}
+			bytes += r->len;
+			if (t - t0 < seconds) {
+				*rng ^= *rng << 13, *rng ^= *rng >> 7, *rng ^= *rng << 17;
+				r->offset = span ? *rng % span * FLOE_IO_ALIGN : 0;
+				if (floe_io_submit(io, &r, 1, &err))
+					return -1;
+				in_flight++;
+			}
+		}
+	}
+	return (double)bytes / (floe_now_s() - t0) / 1e9;
+}
+
+static int bench_io(const char *path, double seconds, int backend, bool buffered)
+{
+	static const uint64_t sizes[] = {128 << 10, 512 << 10, 1 << 20, 4 << 20};
+	static const int depths[] = {1, 4, 8, 16, 32};
+	enum { N_SIZES = 4, N_DEPTHS = 5, MAX_DEPTH = 32 };
+	struct floe_io_params iop = {.kind = (enum floe_io_kind)backend, .queue_depth = MAX_DEPTH,
+				     .buffered = buffered};
+	struct floe_io_req reqs[MAX_DEPTH], *ptrs[MAX_DEPTH];
+	struct floe_io *io;
+	struct floe_err err = {0};
+	unsigned char *arena;
+	double peak = 0;
+	uint64_t rng = 0x9e3779b97f4a7c15ull, peak_size = 0;
+	int peak_depth = 0;
+	char desc[128];
+
+	if (!path) {
+		fprintf(stderr, "floe bench --io: give the file to read with -m FILE\n");
+		return 2;
+	}
+	if (floe_io_open(path, &iop, &io, &err)) {
+		fprintf(stderr, "floe bench: %s\n", err.msg);
+		return 1;
+	}
+	arena = floe_alloc_aligned((size_t)MAX_DEPTH * sizes[N_SIZES - 1]);
+	if (!arena) {
+		floe_io_close(io);
+		fprintf(stderr, "floe bench: out of memory\n");
+		return 1;
+	}
+	printf("disk: %s (%.2f GB), %s, random aligned reads, %.1f s per cell\n", path, (double)io->file_size / 1e9,
+	       floe_io_describe(io, desc, sizeof(desc)), seconds);
+	printf("%-10s", "GB/s");
+	for (int d = 0; d < N_DEPTHS; d++)
+		printf(" %8s%-2d", "depth ", depths[d]);
+	printf("\n");
+	for (int s = 0; s < N_SIZES; s++) {
+		printf("%6llu KiB", (unsigned long long)(sizes[s] >> 10));
+		for (int d = 0; d < N_DEPTHS; d++) {
+			double g = io_cell(io, sizes[s], depths[d], seconds, &rng, arena, reqs, ptrs);
+			if (g < 0) {
+				printf("\n");
+				fprintf(stderr, "floe bench: %s\n", io->err.msg);
+				floe_free_aligned(arena);
+				floe_io_close(io);
+				return 1;
+			}
+			printf(" %10.3f", g);
+			fflush(stdout);
+			if (g > peak) {
+				peak = g;
+				peak_size = sizes[s];
+				peak_depth = depths[d];
+			}
+		}
+		printf("\n");
+	}
+	printf("disk peak: %.3f GB/s (%llu KiB requests, depth %d)\n", peak, (unsigned long long)(peak_size >> 10),
+	       peak_depth);
+	floe_free_aligned(arena);
+	floe_io_close(io);
+	return 0;
+}
+
 int cmd_bench(int argc, char **argv)
 {
 	const char *trace = NULL, *synth = "k10-512", *sizes = "5,10,25,50", *csv = NULL, *svg = NULL;
-	bool policies = false;
+	const char *model = NULL;
+	bool policies = false, io = false, buffered = false;
+	double seconds = 1.0;
+	int backend = FLOE_IO_AUTO;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
+		const char *v;
 		if (!strcmp(a, "--policies"))
 			policies = true;
+		else if (!strcmp(a, "--io") && i + 1 < argc && argv[i + 1][0] != '-') {
+			v = argv[++i];
+			backend = !strcmp(v, "pread") ? FLOE_IO_PREAD : !strcmp(v, "uring") ? FLOE_IO_URING : FLOE_IO_AUTO;
+			io = true;
+		} else if (!strcmp(a, "--io"))
+			io = true;
+		else if (!strcmp(a, "--buffered"))
+			buffered = true;
+		else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && (model = cli_value(argc, argv, &i)))
+			;
+		else if (!strcmp(a, "--seconds")) {
+			if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float(a, v, 0.05, 600, &seconds))
+				return 2;
+		}
 		else if (!strcmp(a, "--trace") && (trace = cli_value(argc, argv, &i)))
 			;
 		else if (!strcmp(a, "--synth") && (synth = cli_value(argc, argv, &i)))
@@ -206,7 +345,10 @@ int cmd_bench(int argc, char **argv)
 	}
 	if (policies)
 		return bench_policies(trace, synth, sizes, csv, svg);
+	if (io)
+		return bench_io(model, seconds, backend, buffered);
 	fprintf(stderr, "usage: floe bench --policies [--trace FILE | --synth k4-512|k10-512|k8-128] "
-			"[--sizes 5,10,25,50] [--csv F] [--svg F]\n");
+			"[--sizes 5,10,25,50] [--csv F] [--svg F]\n"
+			"       floe bench --io [uring|pread] -m FILE [--seconds S] [--buffered]\n");
 	return 2;
 }

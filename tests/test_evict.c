@@ -53,15 +53,18 @@ static void test_layer_budget(void)
 	/* 4 slots, 2 layers: quota 2 each.  Layer 0 fills 3 slots (over quota),
 	 * layer 1 one slot.  A layer-1 miss must evict from layer 0 even though a
 	 * layer-1 slot is the least recent. */
-	REQUIRE(floe_evict_create(FLOE_POLICY_LAYER_LRU, 4, 2, &ev, &e) == FLOE_OK);
-	floe_evict_access(ev, 0, 1, 0, true);
-	floe_evict_access(ev, 1, 0, 1, true);
-	floe_evict_access(ev, 2, 0, 2, true);
-	floe_evict_access(ev, 3, 0, 3, true);
-	CHECK(floe_evict_victim(ev, 1, 4, NULL) == 1);
-	/* layer 0 at/over quota replaces its own least recent */
-	CHECK(floe_evict_victim(ev, 0, 4, NULL) == 1);
-	floe_evict_destroy(ev);
+	static const enum floe_policy per_layer[] = {FLOE_POLICY_LAYER_LRU, FLOE_POLICY_LAYER_LRFU};
+	for (int p = 0; p < 2; p++) {
+		REQUIRE(floe_evict_create(per_layer[p], 4, 2, &ev, &e) == FLOE_OK);
+		floe_evict_access(ev, 0, 1, 0, true);
+		floe_evict_access(ev, 1, 0, 1, true);
+		floe_evict_access(ev, 2, 0, 2, true);
+		floe_evict_access(ev, 3, 0, 3, true);
+		CHECK(floe_evict_victim(ev, 1, 4, NULL) == 1);
+		/* layer 0 at/over quota replaces its own least recent (or least used) */
+		CHECK(floe_evict_victim(ev, 0, 4, NULL) == 1);
+		floe_evict_destroy(ev);
+	}
 }
 
 static void test_simulate_counts(void)

@@ -519,6 +519,59 @@ static void test_index_validation(void)
 	CHECK(floe_expert_index_init(&idx, N_LAYERS, 0, g_parts, g_file_size, &e) == FLOE_EFORMAT);
 }
 
+static void test_prefetch_then_request_hits(void)
+{
+	for (int k = 0; k < 2; k++) {
+		struct fixture f;
+		struct floe_err e = {0};
+		int guess[3] = {1, 4, 6}, need[3] = {4, 6, 2};
+		const struct floe_cache_stats *st;
+
+		if (!fixture_open(&f, g_kinds[k], N_EXPERTS)) {
+			CHECK(0);
+			fixture_close(&f);
+			continue;
+		}
+		st = floe_cache_stats(f.cache);
+		CHECK(floe_cache_prefetch(f.cache, 1, guess, 3, &e) == 3);
+		CHECK(floe_cache_prefetch(f.cache, 1, guess, 3, &e) == 0); /* in flight already */
+		CHECK(use_layer(&f, 1, need, 3, true) == 0);
+		CHECK(st->reads == 4 * FLOE_EXPERT_PARTS);
+		CHECK(st->prefetches == 3 && st->prefetch_hits == 2);
+		CHECK(st->hits == 2 && st->misses == 1);
+		CHECK(use_layer(&f, 1, guess, 1, false) == 0); /* 1 landed unused: now a hit */
+		CHECK(st->prefetch_hits == 3 && st->reads == 4 * FLOE_EXPERT_PARTS);
+		CHECK(floe_cache_prefetch(f.cache, N_LAYERS, guess, 1, &e) == FLOE_EARG);
+		fixture_close(&f);
+	}
+}
+
+/* Prefetch takes only spare slots: never a pinned one, never waits, never
+ * fails for lack of room; demand requests can take its slots back. */
+static void test_prefetch_uses_only_spare_slots(void)
+{
+	struct fixture f;
+	struct floe_expert_ref held[2];
+	struct floe_err e = {0};
+	int two[2] = {0, 1}, three[3] = {2, 3, 4}, five = 5;
+	const struct floe_cache_stats *st;
+
+	REQUIRE(fixture_open(&f, FLOE_IO_PREAD, 2));
+	st = floe_cache_stats(f.cache);
+	REQUIRE(floe_cache_request(f.cache, 0, two, 2, held, &e) == FLOE_OK);
+	CHECK(floe_cache_prefetch(f.cache, 0, three, 3, &e) == 0);
+	CHECK(floe_cache_wait(f.cache, &held[0], &e) == FLOE_OK && ref_correct(&held[0]));
+	CHECK(floe_cache_wait(f.cache, &held[1], &e) == FLOE_OK && ref_correct(&held[1]));
+	floe_cache_release(f.cache, held, 2);
+	CHECK(floe_cache_prefetch(f.cache, 0, three, 3, &e) == 2); /* stops at the third */
+	CHECK(st->prefetches == 2 && st->evictions == 2);
+	/* Both slots hold unpinned prefetches, maybe in flight: a demand miss
+	 * waits for one to land and evicts it. */
+	CHECK(touch(&f, 0, five));
+	CHECK(st->evictions == 3 && st->prefetch_hits == 0);
+	fixture_close(&f);
+}
+
 /* Reads still in flight when the cache goes away land before its arena is
  * freed (the kernel would write into freed memory otherwise). */
 static void test_destroy_with_reads_in_flight(void)
@@ -590,6 +643,8 @@ int main(void)
 	RUN(test_short_reads_resume);
 	RUN(test_eintr_retried);
 	RUN(test_tmpfs_fallback);
+	RUN(test_prefetch_then_request_hits);
+	RUN(test_prefetch_uses_only_spare_slots);
 	RUN(test_destroy_with_reads_in_flight);
 	RUN(test_bad_arguments);
 	unlink(g_path);

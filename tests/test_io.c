@@ -3,7 +3,14 @@
  * reads and EINTR, the tmpfs (O_DIRECT refused) fallback, open errors. */
 #include "harness.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "experts_testfile.h"
 
@@ -171,6 +178,47 @@ static void test_reap_one_at_a_time(void)
 			got++;
 		}
 		CHECK(got == N);
+		floe_io_close(io);
+	}
+	floe_free_aligned(arena);
+}
+
+/* Normal requests overtake queued low-priority ones (prefetch): with one read
+ * in flight at a time, a normal request submitted after five low-priority
+ * ones completes no later than second. */
+static void test_low_priority_goes_last(void)
+{
+	enum { N = 6 };
+	unsigned char *arena = floe_alloc_aligned((size_t)N * 8 * FLOE_IO_ALIGN);
+	struct floe_io_req reqs[N], *ptrs[N];
+
+	REQUIRE(arena);
+	for (int k = 0; k < 2; k++) {
+		struct floe_io *io = open_kind(g_path, g_kinds[k], 1, false);
+		struct floe_err e = {0};
+		int pos = -1;
+		CHECK(io != NULL);
+		if (!io)
+			continue;
+		make_reqs(reqs, N, arena, 55);
+		for (int i = 0; i < N; i++) {
+			reqs[i].low_prio = i < N - 1;
+			ptrs[i] = &reqs[i];
+		}
+		CHECK(floe_io_submit(io, ptrs, N - 1, &e) == FLOE_OK);
+		CHECK(floe_io_submit(io, ptrs + N - 1, 1, &e) == FLOE_OK);
+		for (int i = 0; i < N; i++) {
+			struct floe_io_req *one[1];
+			if (floe_io_reap(io, one, 1, 1, &e) != 1) {
+				CHECK(0);
+				break;
+			}
+			CHECK(req_correct(one[0]));
+			if (one[0]->user == N - 1)
+				pos = i;
+		}
+		CHECKF(pos >= 0 && pos <= 1, "%s: normal request completed at position %d",
+		       kind_name(g_kinds[k]), pos);
 		floe_io_close(io);
 	}
 	floe_free_aligned(arena);
@@ -432,6 +480,131 @@ static void test_auto_choice(void)
 	floe_io_close(io);
 }
 
+/* Run fn in a child process under a seccomp filter; returns its exit status
+ * (2 = seccomp unavailable), or -1 if it died. */
+static int run_filtered(struct sock_filter *filter, unsigned short len, int (*fn)(void))
+{
+	struct sock_fprog prog = {.len = len, .filter = filter};
+	int status = 0;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+			_exit(2);
+		_exit(fn());
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* The file opens (and probes) as a filesystem refusing O_DIRECT makes it:
+ * both backends fall back to buffered reads, say so, and read correctly. */
+static int refused_child(void)
+{
+	for (int k = 0; k < 2; k++) {
+		struct floe_io *io = open_kind(g_path, g_kinds[k], 2, false);
+		struct floe_io_req r = {.offset = 8192, .len = 3 * FLOE_IO_ALIGN};
+		char desc[512];
+		if (!io)
+			return 3;
+		floe_io_describe(io, desc, sizeof(desc));
+		if (io->direct || !io->refused || !io->drop_cache ||
+		    !strstr(desc, "buffered (O_DIRECT refused by the filesystem)"))
+			return 4;
+		r.buf = floe_alloc_aligned(r.len);
+		if (!r.buf || run_all(io, &r, 1) != 1 || !req_correct(&r))
+			return 5;
+		floe_free_aligned(r.buf);
+		floe_io_close(io);
+	}
+	return 0;
+}
+
+static void check_filtered(int st, const char *what)
+{
+	if (st == 2) {
+		fprintf(stderr, "  seccomp unavailable: %s not tested\n", what);
+		return;
+	}
+	CHECKF(st == 0, "%s: child exit %d", what, st);
+}
+
+/* EINVAL for open with O_DIRECT. */
+static void test_direct_refused_at_open(void)
+{
+	struct sock_filter f[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat, 0, 3),
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2])),
+	    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, O_DIRECT, 0, 1),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	check_filtered(run_filtered(f, sizeof(f) / sizeof(f[0]), refused_child), "EINVAL at open");
+}
+
+/* EINVAL for the first read (the open-time probe: one page at offset 0). */
+static void test_direct_refused_at_first_read(void)
+{
+	struct sock_filter f[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_pread64, 0, 5),
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2])),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, FLOE_IO_ALIGN, 0, 3),
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[3])),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	check_filtered(run_filtered(f, sizeof(f) / sizeof(f[0]), refused_child), "EINVAL at first read");
+}
+
+/* Containers often forbid io_uring (seccomp: io_uring_setup fails with
+ * EPERM).  A child process installs exactly such a filter and checks that
+ * AUTO falls back to pread, says why, and reads correctly. */
+static int auto_without_uring_child(void)
+{
+	struct floe_io_params p = {.kind = FLOE_IO_AUTO};
+	struct floe_io_req r = {.offset = 0, .len = 2 * FLOE_IO_ALIGN};
+	struct floe_io *io = NULL;
+	struct floe_err e = {0};
+	char desc[512];
+
+	if (floe_io_uring_open(g_path, &p, &io, &e) != FLOE_EUNSUPPORTED)
+		return 3;
+	if (floe_io_open(g_path, &p, &io, &e) != FLOE_OK)
+		return 4;
+	floe_io_describe(io, desc, sizeof(desc));
+	fprintf(stderr, "  without io_uring: %s\n", desc);
+	if (strcmp(io->ops->name, "pread") != 0 || !strstr(desc, "io_uring unavailable") ||
+	    !strstr(desc, "Operation not permitted"))
+		return 5;
+	r.buf = floe_alloc_aligned(r.len);
+	if (!r.buf || run_all(io, &r, 1) != 1 || !req_correct(&r))
+		return 6;
+	floe_free_aligned(r.buf);
+	floe_io_close(io);
+	return 0;
+}
+
+static void test_auto_falls_back_without_io_uring(void)
+{
+	struct sock_filter f[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	check_filtered(run_filtered(f, sizeof(f) / sizeof(f[0]), auto_without_uring_child),
+		       "io_uring fallback");
+}
+
 int main(void)
 {
 	if (!testfile_create("/var/tmp", "io", FILE_SIZE, g_path, sizeof(g_path))) {
@@ -441,6 +614,7 @@ int main(void)
 	RUN(test_backends_read_correct_bytes);
 	RUN(test_queue_deeper_than_depth);
 	RUN(test_reap_one_at_a_time);
+	RUN(test_low_priority_goes_last);
 	RUN(test_reap_with_nothing_outstanding_returns);
 	RUN(test_read_past_end_fails_cleanly);
 	RUN(test_fault_eio_fails_one_request_with_message);
@@ -452,6 +626,9 @@ int main(void)
 	RUN(test_direct_rejects_unaligned);
 	RUN(test_open_errors);
 	RUN(test_auto_choice);
+	RUN(test_auto_falls_back_without_io_uring);
+	RUN(test_direct_refused_at_open);
+	RUN(test_direct_refused_at_first_read);
 	unlink(g_path);
 	return harness_finish();
 }

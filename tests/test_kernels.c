@@ -233,6 +233,11 @@ static void test_table_selection(void)
 	CHECK(strcmp(ref->isa, "ref") == 0);
 	CHECK(floe_kernels_get(false) == best); /* one static table */
 	CHECK(floe_kernels_get(true) == ref);
+	/* Cross-check the CPUID/XGETBV probe with the compiler's own (which also
+	 * asks the OS); F16C is left out because clang cannot name it here, and
+	 * every CPU with AVX2 and FMA has it. */
+	__builtin_cpu_init();
+	CHECK(floe_cpu_has_avx2_fma() == (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")));
 	if (!floe_cpu_has_avx2_fma()) {
 		CHECK(best == ref);
 		fprintf(stderr, "  skipped avx2 table checks: CPU lacks AVX2/FMA/F16C\n");
@@ -568,7 +573,8 @@ static void test_matmul(void)
 {
 	static const uint32_t types[] = {FLOE_TYPE_Q4_K, FLOE_TYPE_Q6_K, FLOE_TYPE_Q4_0, FLOE_TYPE_Q8_0,
 					 FLOE_TYPE_F32,  FLOE_TYPE_F16,  FLOE_TYPE_Q2_K, FLOE_TYPE_Q3_K,
-					 FLOE_TYPE_Q5_K, FLOE_TYPE_BF16};
+					 FLOE_TYPE_Q5_K, FLOE_TYPE_BF16, FLOE_TYPE_Q4_1, FLOE_TYPE_Q5_0,
+					 FLOE_TYPE_Q5_1, FLOE_TYPE_IQ4_NL, FLOE_TYPE_MXFP4, FLOE_TYPE_IQ4_XS};
 	const struct floe_kernels *tabs[2] = {floe_kernels_get(true), floe_kernels_get(false)};
 	int n_tabs = tabs[1] == tabs[0] ? 1 : 2;
 

@@ -210,7 +210,8 @@ static void test_encode_cap(void)
 	CHECK(n == 2 && ids[0] == 9707 && ids[1] == 1879);
 	CHECK(floe_tokenizer_encode(tok_full, "", 0, false, ids, 0, &n, &err) == FLOE_OK && n == 0);
 	/* sizing call: no buffer at all */
-	CHECK(floe_tokenizer_encode(tok_full, "Hello world", 11, false, NULL, 0, &n, &err) == FLOE_EARG && n == 2);
+	CHECK(floe_tokenizer_encode(tok_full, "Hello world", 11, false, NULL, 0, &n, &err) == FLOE_EARG &&
+	      n == 2);
 }
 
 static void test_special_ids(void)
@@ -242,6 +243,35 @@ static void test_special_ids(void)
 	CHECK(b && k == 1 && b[0] == '\n');
 	CHECK(floe_tokenizer_token_bytes(tok_full, 151936, &k) == NULL && k == 0);
 	CHECK(floe_tokenizer_token_bytes(tok_full, -1, &k) == NULL);
+}
+
+/* Whole-sequence decode gives the text back (specials included), drops
+ * CONTROL tokens without special, and sizes like snprintf. */
+static void test_decode(void)
+{
+	static char out[4096];
+	struct floe_err err = {0};
+	size_t len;
+
+	REQUIRE(tok_full);
+	for (size_t i = 0; i < n_goldens; i++) {
+		struct golden *g = &goldens[i];
+		int st =
+		    floe_tokenizer_decode(tok_full, g->ids[3], g->n[3], true, out, sizeof(out), &len, &err);
+		CHECKF(st == FLOE_OK && len == g->len && memcmp(out, g->text, len) == 0 && out[len] == 0,
+		       "%s", g->name);
+	}
+	/* <|im_start|>user\nhi<|im_end|>\n without the control tokens */
+	const int32_t ids[] = {151644, 872, 198, 6023, 151645, 198};
+	CHECK(floe_tokenizer_decode(tok_full, ids, 6, false, out, sizeof(out), &len, &err) == FLOE_OK);
+	CHECK(len == 8 && strcmp(out, "user\nhi\n") == 0);
+	CHECK(floe_tokenizer_decode(tok_full, ids, 6, true, NULL, 0, &len, &err) == FLOE_EARG && len == 30);
+	CHECK(floe_tokenizer_decode(tok_full, ids, 6, true, out, 30, &len, &err) == FLOE_EARG);
+	CHECK(floe_tokenizer_decode(tok_full, ids, 6, true, out, 31, &len, &err) == FLOE_OK &&
+	      strcmp(out, "<|im_start|>user\nhi<|im_end|>\n") == 0);
+	const int32_t bad[] = {1, -3};
+	CHECK(floe_tokenizer_decode(tok_full, bad, 2, true, out, sizeof(out), &len, &err) == FLOE_EARG &&
+	      strstr(err.msg, "ids[1] = -3"));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -554,6 +584,7 @@ int main(void)
 	RUN(test_invalid_utf8);
 	RUN(test_encode_cap);
 	RUN(test_special_ids);
+	RUN(test_decode);
 	RUN(test_detok_goldens);
 	RUN(test_detok_split_chars);
 	RUN(test_small_vocab_works);

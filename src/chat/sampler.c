@@ -2,10 +2,12 @@
  *
  * Candidates are (id, logit) pairs in a buffer of n_vocab entries made at
  * creation.  Each step narrows the live prefix [0, n): top_k selects with a
- * min-heap (O(V log k)) and leaves the k best sorted; top_p, when nothing is
- * sorted yet, sorts only as many of the best as it needs; min_p is a logit threshold (p_i >= min_p * p_max
- * <=>  l_i >= l_max + log(min_p)) and keeps the order.  The repetition penalty marks each id once per step
- * with an epoch stamp, so a token repeated in the window is penalized once, as in llama.cpp. */
+ * min-heap (O(V log k)) and heapsorts the k best in place (no qsort: glibc's
+ * may allocate); top_p, when nothing is sorted yet, sorts only as many of the
+ * best as it needs; min_p is a logit threshold (p_i >= min_p * p_max  <=>
+ * l_i >= l_max + log(min_p)) and keeps the order.  The repetition penalty
+ * marks each id once per step with an epoch stamp, so a token repeated in the
+ * window is penalized once, as in llama.cpp. */
 #include "chat/sampler.h"
 
 #include <math.h>
@@ -164,13 +166,6 @@ static bool better(const struct cand *a, const struct cand *b)
 	return a->logit > b->logit || (a->logit == b->logit && a->id < b->id);
 }
 
-static int cmp_cand(const void *pa, const void *pb)
-{
-	const struct cand *a = pa, *b = pb;
-
-	return better(a, b) ? -1 : better(b, a) ? 1 : 0;
-}
-
 /* llama.cpp's rule, once per distinct id in the window; cand is still
  * indexed by id here. */
 static void apply_penalty(struct floe_sampler *s)
@@ -226,7 +221,14 @@ static void top_k(struct cand *c, size_t n, size_t k)
 			sift_down(c, k, 0);
 		}
 	}
-	qsort(c, k, sizeof(*c), cmp_cand);
+	/* heapsort in place (glibc's qsort may malloc): the root is the worst,
+	 * so moving it to the back leaves the best first */
+	for (size_t m = k; m > 1; m--) {
+		struct cand t = c[0];
+		c[0] = c[m - 1];
+		c[m - 1] = t;
+		sift_down(c, m - 1, 0);
+	}
 }
 
 /* Softmax of c[0..n) at temperature 1 into prob; returns the sum of the

@@ -8,8 +8,12 @@
 #include "experts/trace.h"
 
 #define NO_LAYER UINT32_MAX
-/* LRFU half-life in logical time units (token*layers+layer): a few tokens. */
-#define LRFU_HALF_LIFE_TOKENS 8.0
+/* LRFU half-lives, in tokens.  Competing globally, frequency must fade fast
+ * or yesterday's hot experts crowd out the layer that comes next; inside a
+ * per-layer budget a long memory finds each layer's working set.  Both were
+ * chosen on the calibrated traces (docs/perf.md: 8 vs 32..512 tokens). */
+#define LRFU_HALF_LIFE_GLOBAL 8.0
+#define LRFU_HALF_LIFE_LAYER 128.0
 
 struct evict_slot {
 	uint32_t layer;    /* NO_LAYER when free */
@@ -22,10 +26,21 @@ struct floe_evict {
 	uint32_t n_slots, n_layers;
 	uint32_t *layer_count; /* occupied slots per layer */
 	uint64_t fills;        /* for LFU aging */
+	double half_life;      /* LRFU, in logical time units */
 	struct evict_slot *slots;
 };
 
-static const char *const policy_names[FLOE_POLICY_COUNT] = {"lru", "lfu", "lrfu", "layer-lru"};
+static const char *const policy_names[FLOE_POLICY_COUNT] = {"lru", "lfu", "lrfu", "layer-lru", "layer-lrfu"};
+
+static bool per_layer_budget(enum floe_policy p)
+{
+	return p == FLOE_POLICY_LAYER_LRU || p == FLOE_POLICY_LAYER_LRFU;
+}
+
+static bool decayed_frequency(enum floe_policy p)
+{
+	return p == FLOE_POLICY_LRFU || p == FLOE_POLICY_LAYER_LRFU;
+}
 
 const char *floe_policy_name(enum floe_policy p)
 {
@@ -58,6 +73,7 @@ int floe_evict_create(enum floe_policy policy, uint32_t n_slots, uint32_t n_laye
 	ev->policy = policy;
 	ev->n_slots = n_slots;
 	ev->n_layers = n_layers;
+	ev->half_life = (policy == FLOE_POLICY_LAYER_LRFU ? LRFU_HALF_LIFE_LAYER : LRFU_HALF_LIFE_GLOBAL) * n_layers;
 	ev->slots = calloc(n_slots, sizeof(*ev->slots));
 	ev->layer_count = calloc(n_layers, sizeof(uint32_t));
 	if (!ev->slots || !ev->layer_count) {
@@ -81,7 +97,7 @@ void floe_evict_destroy(struct floe_evict *ev)
 
 static double lrfu_decay(const struct floe_evict *ev, uint64_t dt)
 {
-	return exp2(-(double)dt / (LRFU_HALF_LIFE_TOKENS * ev->n_layers));
+	return exp2(-(double)dt / ev->half_life);
 }
 
 void floe_evict_access(struct floe_evict *ev, uint32_t slot, uint32_t layer, uint64_t now, bool fill)
@@ -98,7 +114,7 @@ void floe_evict_access(struct floe_evict *ev, uint32_t slot, uint32_t layer, uin
 	if (fill && ev->policy == FLOE_POLICY_LFU_AGED && ++ev->fills % ev->n_slots == 0)
 		for (uint32_t i = 0; i < ev->n_slots; i++)
 			ev->slots[i].freq *= 0.5;
-	if (ev->policy == FLOE_POLICY_LRFU)
+	if (decayed_frequency(ev->policy))
 		s->freq = s->freq * lrfu_decay(ev, now - s->last) + 1.0;
 	else
 		s->freq += 1.0;
@@ -121,6 +137,7 @@ static double victim_score(const struct floe_evict *ev, const struct evict_slot 
 	case FLOE_POLICY_LFU_AGED:
 		return s->freq + (double)s->last * 1e-12; /* ties: least recent */
 	case FLOE_POLICY_LRFU:
+	case FLOE_POLICY_LAYER_LRFU:
 		return s->freq * lrfu_decay(ev, now - s->last);
 	default:
 		return (double)s->last;
@@ -139,7 +156,7 @@ int floe_evict_victim(struct floe_evict *ev, uint32_t layer, uint64_t now, const
 			return (int)i;
 	/* Per-layer budget: a layer at its quota replaces its own experts; a
 	 * layer under quota takes from layers over theirs. */
-	if (ev->policy == FLOE_POLICY_LAYER_LRU && ev->layer_count[layer] >= quota && quota > 0)
+	if (per_layer_budget(ev->policy) && ev->layer_count[layer] >= quota && quota > 0)
 		own_layer_only = true;
 	for (int pass = 0; pass < 2 && best < 0; pass++) {
 		for (uint32_t i = 0; i < ev->n_slots; i++) {
@@ -147,7 +164,7 @@ int floe_evict_victim(struct floe_evict *ev, uint32_t layer, uint64_t now, const
 			double sc;
 			if (pinned && pinned[i])
 				continue;
-			if (pass == 0 && ev->policy == FLOE_POLICY_LAYER_LRU &&
+			if (pass == 0 && per_layer_budget(ev->policy) &&
 			    (own_layer_only ? s->layer != layer : ev->layer_count[s->layer] <= quota))
 				continue;
 			sc = victim_score(ev, s, now);

@@ -22,11 +22,12 @@ enum floe_policy {
 	FLOE_POLICY_LFU_AGED,      /* least frequently used, counts halved every n_slots fills */
 	FLOE_POLICY_LRFU,          /* frequency-weighted recency: score decays with a half-life */
 	FLOE_POLICY_LAYER_LRU,     /* equal per-layer budget, LRU inside a layer */
+	FLOE_POLICY_LAYER_LRFU,    /* equal per-layer budget, slow-decaying frequency inside */
 	FLOE_POLICY_COUNT,
 };
 
 const char *floe_policy_name(enum floe_policy p);
-/* Parse "lru", "lfu", "lrfu", "layer-lru"; false if unknown. */
+/* Parse "lru", "lfu", "lrfu", "layer-lru", "layer-lrfu"; false if unknown. */
 bool floe_policy_parse(const char *name, enum floe_policy *out);
 
 struct floe_evict;

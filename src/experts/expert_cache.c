@@ -36,6 +36,7 @@ struct slot {
 	int pending;	  /* reads in flight */
 	int failed_part;  /* first part whose read failed, -1 if none */
 	bool unsubmitted; /* claimed by the current request, reads not yet submitted */
+	bool prefetched;  /* filled by prefetch, not yet asked for */
 	int next;	  /* free list */
 	const void *data[FLOE_EXPERT_PARTS];
 	struct floe_io_req reqs[FLOE_EXPERT_PARTS];
@@ -194,8 +195,9 @@ static bool unpinned_in_flight(const struct floe_expert_cache *c)
 }
 
 /* A free slot, or the policy's victim evicted, into *out; FLOE_EBUDGET if
- * every slot is pinned.  Slots released while in flight are waited for. */
-static int slot_take(struct floe_expert_cache *c, int layer, int *out, struct floe_err *err)
+ * every slot is pinned.  Slots released while in flight are waited for if
+ * may_wait, else FLOE_EBUDGET. */
+static int slot_take(struct floe_expert_cache *c, int layer, bool may_wait, int *out, struct floe_err *err)
 {
 	int s;
 
@@ -210,7 +212,7 @@ static int slot_take(struct floe_expert_cache *c, int layer, int *out, struct fl
 		s = floe_evict_victim(c->policy, (uint32_t)layer, c->clock, c->busy);
 		if (s >= 0)
 			break;
-		if (!unpinned_in_flight(c))
+		if (!may_wait || !unpinned_in_flight(c))
 			return FLOE_EBUDGET;
 		int st = reap_some(c, err);
 		if (st < 0)
@@ -242,6 +244,7 @@ static void slot_prepare(struct floe_expert_cache *c, int s, int layer, int e)
 		r->user = (uint64_t)s * FLOE_EXPERT_PARTS + (uint64_t)p;
 		r->result = FLOE_OK;
 		r->fault = 0;
+		r->low_prio = false;
 		sl->data[p] = base + cursor + (off - r->offset);
 		cursor += r->len;
 	}
@@ -252,6 +255,7 @@ static void slot_prepare(struct floe_expert_cache *c, int s, int layer, int e)
 	sl->pending = 0;
 	sl->failed_part = -1;
 	sl->unsubmitted = true;
+	sl->prefetched = false;
 	c->busy[s] = 1;
 	*map_at(c, layer, e) = s;
 	floe_evict_access(c->policy, (uint32_t)s, (uint32_t)layer, c->clock, true);
@@ -429,6 +433,10 @@ static void ref_hit(struct floe_expert_cache *c, struct floe_expert_ref *ref)
 	ref->slot = s;
 	ref->hit = true;
 	slot_pin(c, s);
+	if (c->slots[s].prefetched) {
+		c->slots[s].prefetched = false;
+		c->stats.prefetch_hits++;
+	}
 	c->stats.hits++;
 	c->stats.requests++;
 }
@@ -470,7 +478,7 @@ int floe_cache_request(struct floe_expert_cache *c, int layer, const int *expert
 			ref_hit(c, &refs[i]); /* claimed earlier in this loop */
 			continue;
 		}
-		st = slot_take(c, layer, &s, err);
+		st = slot_take(c, layer, true, &s, err);
 		if (st == FLOE_EBUDGET)
 			floe_fail(err, st,
 				  "expert cache: all %d slots are pinned; layer %d needs more "
@@ -512,6 +520,51 @@ int floe_cache_request(struct floe_expert_cache *c, int layer, const int *expert
 		return st;
 	}
 	return FLOE_OK;
+}
+
+int floe_cache_prefetch(struct floe_expert_cache *c, int layer, const int *experts, int n,
+			struct floe_err *err)
+{
+	int n_batch = 0, started = 0, st;
+
+	if (layer < 0 || layer >= c->idx->n_layers || n < 0)
+		return floe_fail(err, FLOE_EARG, "expert cache: prefetch layer %d of %d (n %d) out of range",
+				 layer, c->idx->n_layers, n);
+	for (int i = 0; i < n; i++) {
+		struct slot *sl;
+		int s;
+		if (experts[i] < 0 || experts[i] >= c->idx->n_experts)
+			return floe_fail(err, FLOE_EARG, "expert cache: prefetch of expert %d of %d",
+					 experts[i], c->idx->n_experts);
+		if (*map_at(c, layer, experts[i]) >= 0)
+			continue; /* resident or in flight */
+		if (slot_take(c, layer, false, &s, err) < 0)
+			break; /* no spare slot: a guess never waits or fails */
+		slot_prepare(c, s, layer, experts[i]);
+		sl = &c->slots[s];
+		sl->unsubmitted = false;
+		sl->prefetched = true;
+		sl->pending = FLOE_EXPERT_PARTS;
+		for (int p = 0; p < FLOE_EXPERT_PARTS; p++) {
+			sl->reqs[p].low_prio = true;
+			c->batch[n_batch++] = &sl->reqs[p];
+		}
+		started++;
+	}
+	if (n_batch == 0)
+		return 0;
+	st = floe_io_submit(c->io, c->batch, n_batch, err);
+	if (st < 0) {
+		for (int i = 0; i < n_batch; i += FLOE_EXPERT_PARTS) {
+			int s = (int)(c->batch[i]->user / FLOE_EXPERT_PARTS);
+			slot_unmap(c, s);
+			free_push(c, s);
+		}
+		return st;
+	}
+	c->stats.reads += (uint64_t)n_batch;
+	c->stats.prefetches += (uint64_t)started;
+	return started;
 }
 
 /* After a slot stopped loading: fill the ref, or report the failed read. */

@@ -90,6 +90,8 @@ struct floe_cache_stats {
 	uint64_t reads;	     /* read requests */
 	uint64_t wait_ns;    /* time spent blocked waiting for reads */
 	uint64_t evictions;
+	uint64_t prefetches;	/* experts whose reads prefetch started */
+	uint64_t prefetch_hits; /* of those, asked for by a request before eviction */
 };
 
 struct floe_cache_params {
@@ -112,6 +114,16 @@ void floe_cache_destroy(struct floe_expert_cache *c);
  * pinned.  An id may appear twice (pinned twice). */
 int floe_cache_request(struct floe_expert_cache *c, int layer, const int *experts, int n,
 		       struct floe_expert_ref *refs, struct floe_err *err);
+/* Start reading experts[0..n) of layer that are neither resident nor in
+ * flight into spare slots (free, or the policy's victims), unpinned and
+ * queued behind demand reads; for guesses about a coming layer.  Never waits
+ * and never fails for lack of slots: it stops at the first expert without
+ * one.  Returns how many experts it started (>= 0) or a negative status.  A
+ * request that hits an expert still being prefetched waits for it at its
+ * low priority; a request that needs the slot of an unused prefetch may
+ * evict it once it has landed. */
+int floe_cache_prefetch(struct floe_expert_cache *c, int layer, const int *experts, int n,
+			struct floe_err *err);
 /* Block until ref's expert is resident; then ref->data[] is valid.  A failed
  * read returns FLOE_EIO (message: path, offset, length, errno), every time
  * it is asked. */

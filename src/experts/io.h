@@ -45,6 +45,7 @@ struct floe_io_req {
 	uint64_t len;	 /* bytes */
 	void *buf;	 /* destination, len bytes */
 	uint64_t user;	 /* caller's cookie, untouched */
+	bool low_prio;	 /* queued behind normal requests (prefetch) */
 	int result;	 /* on completion: FLOE_OK or negative status */
 	/* Private to the backends (io.c's retry rules): */
 	uint64_t done;		  /* bytes in place so far */
@@ -99,8 +100,10 @@ struct floe_io_params {
 	bool buffered;	 /* true: do not even try O_DIRECT (page-cache tier) */
 };
 
-/* Open path for reading with the chosen backend.  Owner closes with
- * floe_io_close. */
+/* Open path for reading with the chosen backend (params NULL = defaults).
+ * O_DIRECT is checked at open with a one-page probe read.  Owner closes with
+ * floe_io_close, after reaping every request it submitted (close waits for
+ * reads still in the kernel but does not report them). */
 int floe_io_open(const char *path, const struct floe_io_params *params, struct floe_io **out,
 		 struct floe_err *err);
 void floe_io_close(struct floe_io *io);
@@ -124,7 +127,8 @@ int floe_io_req_error(const struct floe_io *io, const struct floe_io_req *req, s
  * after each reap. */
 enum floe_io_fault {
 	FLOE_FAULT_EIO = 1,   /* the attempt reports EIO: the request fails */
-	FLOE_FAULT_SHORT = 2, /* the attempt reads half the bytes: backend resumes */
+	FLOE_FAULT_SHORT = 2, /* the attempt reads half the bytes (whole pages under
+			       * O_DIRECT, so a one-page read is not cut): backend resumes */
 	FLOE_FAULT_EINTR = 3, /* the attempt reports EINTR: backend retries */
 };
 int floe_io_fault_wrap(struct floe_io *inner, enum floe_io_fault kind, uint64_t fault_at,

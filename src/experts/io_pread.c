@@ -3,7 +3,8 @@
  * Used when io_uring is unavailable (old kernels, containers that forbid it)
  * or asked for.  The threads are started at open and live until close;
  * requests travel through two intrusive lists (req->next) guarded by one
- * mutex, so a read allocates nothing and creates no thread.  A worker takes a
+ * mutex, so a read allocates nothing and creates no thread.  Workers take
+ * normal requests before low-priority ones (prefetch).  A worker takes a
  * request, runs the shared retry rules (io.c) around pread until the request
  * is complete, and moves it to the completion list; the reaping thread waits
  * on a condition variable for it and does the bookkeeping (floe_io_finish). */
@@ -24,11 +25,11 @@ struct req_list {
 struct io_pread {
 	struct floe_io io; /* first: the common header */
 	pthread_mutex_t lock;
-	pthread_cond_t work;	 /* queue gained a request, or stop */
-	pthread_cond_t complete; /* done gained a request */
-	struct req_list queue;	 /* submitted, not yet taken by a worker */
-	struct req_list done;	 /* complete, not yet reaped */
-	int outstanding;	 /* submitted and not yet reaped */
+	pthread_cond_t work;	  /* queue gained a request, or stop */
+	pthread_cond_t complete;  /* done gained a request */
+	struct req_list queue[2]; /* submitted, not yet taken by a worker: [low_prio] */
+	struct req_list done;	  /* complete, not yet reaped */
+	int outstanding;	  /* submitted and not yet reaped */
 	bool stop;
 	int n_threads;
 	pthread_t threads[PREAD_MAX_THREADS];
@@ -77,11 +78,13 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		struct floe_io_req *req;
-		while (!p->stop && !p->queue.head)
+		while (!p->stop && !p->queue[0].head && !p->queue[1].head)
 			pthread_cond_wait(&p->work, &p->lock);
 		if (p->stop)
 			break;
-		req = list_pop(&p->queue);
+		req = list_pop(&p->queue[0]);
+		if (!req)
+			req = list_pop(&p->queue[1]);
 		pthread_mutex_unlock(&p->lock);
 		read_request(&p->io, req);
 		pthread_mutex_lock(&p->lock);
@@ -101,7 +104,7 @@ static int pread_submit(struct floe_io *io, struct floe_io_req **reqs, int n, st
 		floe_io_req_start(reqs[i]);
 	pthread_mutex_lock(&p->lock);
 	for (int i = 0; i < n; i++)
-		list_push(&p->queue, reqs[i]);
+		list_push(&p->queue[reqs[i]->low_prio ? 1 : 0], reqs[i]);
 	p->outstanding += n;
 	if (n == 1)
 		pthread_cond_signal(&p->work);

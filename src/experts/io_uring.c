@@ -2,11 +2,10 @@
  *
  * At most queue_depth reads are in the kernel at once; requests beyond that
  * wait in a pending list (intrusive, req->next) and enter the ring as earlier
- * ones complete.  A batch of submitted requests costs one io_uring_submit.
- * Each completion goes through the shared retry rules (io.c): a short read or
- * EINTR puts the request back at the front of the pending list for another
- * attempt, so resumption is a real second read through the ring.  Requests
- * that complete without reaching the kernel (an armed fault, a bad range) and
+ * ones complete, normal requests before low-priority ones (prefetch).  A batch of submitted requests costs
+ * one io_uring_submit. Each completion goes through the shared retry rules (io.c): a short read or EINTR puts
+ * the request back at the front of the pending list for another attempt, so resumption is a real second read
+ * through the ring.  Requests that complete without reaching the kernel (an armed fault, a bad range) and
  * completions beyond what the caller asked to reap wait in a done list.
  *
  * Only the thread that submits and reaps touches the ring: no locks. */
@@ -25,10 +24,10 @@ struct req_list {
 struct io_uring_be {
 	struct floe_io io; /* first: the common header */
 	struct io_uring ring;
-	struct req_list pending; /* need a read attempt, not yet in the ring */
-	struct req_list done;	 /* complete, not yet reaped */
-	int inflight;		 /* attempts in the ring */
-	int outstanding;	 /* submitted and not yet reaped */
+	struct req_list pending[2]; /* need a read attempt, not in the ring: [low_prio] */
+	struct req_list done;	    /* complete, not yet reaped */
+	int inflight;		    /* attempts in the ring */
+	int outstanding;	    /* submitted and not yet reaped */
 };
 
 static void list_push(struct req_list *l, struct floe_io_req *r)
@@ -68,8 +67,9 @@ static int flush_pending(struct io_uring_be *u, struct floe_err *err)
 {
 	int queued = 0, r;
 
-	while (u->inflight < u->io.queue_depth && u->pending.head) {
-		struct floe_io_req *req = u->pending.head;
+	while (u->inflight < u->io.queue_depth && (u->pending[0].head || u->pending[1].head)) {
+		struct req_list *from = u->pending[0].head ? &u->pending[0] : &u->pending[1];
+		struct floe_io_req *req = from->head;
 		struct io_uring_sqe *sqe;
 		uint64_t off, len;
 		void *buf;
@@ -77,7 +77,7 @@ static int flush_pending(struct io_uring_be *u, struct floe_err *err)
 		sqe = io_uring_get_sqe(&u->ring);
 		if (!sqe)
 			break; /* submission ring full: submit what we have */
-		list_pop(&u->pending);
+		list_pop(from);
 		if (floe_io_attempt_begin(&u->io, req, &off, &len, &buf) == FLOE_IO_STEP_DONE) {
 			/* The SQE is handed back as a no-op so the ring stays
 			 * consistent; its completion is ignored. */
@@ -118,7 +118,7 @@ static void drain_cqes(struct io_uring_be *u)
 		if (!req)
 			continue; /* a no-op placeholder */
 		if (floe_io_attempt_end(&u->io, req, res) == FLOE_IO_STEP_READ)
-			list_push_front(&u->pending, req);
+			list_push_front(&u->pending[req->low_prio ? 1 : 0], req);
 		else
 			list_push(&u->done, req);
 	}
@@ -130,7 +130,7 @@ static int uring_submit(struct floe_io *io, struct floe_io_req **reqs, int n, st
 
 	for (int i = 0; i < n; i++) {
 		floe_io_req_start(reqs[i]);
-		list_push(&u->pending, reqs[i]);
+		list_push(&u->pending[reqs[i]->low_prio ? 1 : 0], reqs[i]);
 	}
 	u->outstanding += n;
 	return flush_pending(u, err);

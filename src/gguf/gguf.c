@@ -7,13 +7,14 @@
  * the caller's.  Every count is bounded by the header bytes that could still
  * hold it before anything is allocated, so a hostile count fails cleanly
  * instead of asking for gigabytes.  Strings and arrays are copied into an
- * arena owned by the handle; keys and tensor names are indexed by
- * open-addressing hash tables, which also catch duplicates. */
+ * arena owned by the handle; keys and tensor names are indexed by sorted
+ * arrays, which also catch duplicates. */
 #include "gguf/gguf.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,51 +99,89 @@ static void arena_free(struct arena *a)
 }
 
 /* ------------------------------------------------------------------------
- * Hash index over keys or tensor names (FNV-1a, linear probing).  Slots hold
- * index + 1, 0 meaning empty. */
+ * Name index over keys or tensor names: pointers to the names, sorted.
+ * Sorting (rather than hashing) keeps lookups and the duplicate check
+ * O(n log n) in the worst case, so no crafted set of names can make a
+ * hostile file slow to open. */
 
 struct index {
-	uint32_t *slots;
-	uint64_t mask;
+	const struct floe_gguf_str **by_name;
+	uint64_t n;
 };
 
-static uint64_t hash_bytes(const char *s, uint64_t len)
-{
-	uint64_t h = 1469598103934665603ull;
+/* Lookups turn a found name back into its entry. */
+_Static_assert(offsetof(struct floe_gguf_kv, key) == 0, "key first in floe_gguf_kv");
+_Static_assert(offsetof(struct floe_gguf_tensor, name) == 0, "name first in floe_gguf_tensor");
 
-	for (uint64_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ull;
-	}
-	return h;
+static int name_cmp(const char *a, uint64_t alen, const char *b, uint64_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? (size_t)alen : (size_t)blen);
+	if (c)
+		return c;
+	return alen < blen ? -1 : alen > blen;
 }
 
-static int index_init(struct index *ix, uint64_t n)
+/* Equal names keep their file order (the pointers point into one array). */
+static int index_entry_cmp(const void *x, const void *y)
 {
-	uint64_t cap = 16;
-
-	while (cap < n * 2)
-		cap *= 2;
-	ix->slots = calloc(cap, sizeof(*ix->slots));
-	ix->mask = cap - 1;
-	return ix->slots ? 0 : -1;
+	const struct floe_gguf_str *a = *(const struct floe_gguf_str *const *)x;
+	const struct floe_gguf_str *b = *(const struct floe_gguf_str *const *)y;
+	int c = name_cmp(a->s, a->len, b->s, b->len);
+	if (c)
+		return c;
+	return a < b ? -1 : a > b;
 }
 
-/* Slot for (s, len): either the slot of an equal string or an empty one. */
-static uint32_t *index_slot(const struct index *ix, const struct floe_gguf_str *strs, size_t stride,
-			    const char *s, uint64_t len)
+/* Index the n names at first, first + stride, ...  If names repeat,
+ * *dup_later is the earliest entry (in file order) whose name an earlier
+ * entry *dup_first already has; both are UINT64_MAX if all names differ. */
+static int index_build(struct index *ix, const struct floe_gguf_str *first, size_t stride, uint64_t n,
+		       uint64_t *dup_first, uint64_t *dup_later)
 {
-	uint64_t i = hash_bytes(s, len) & ix->mask;
-
-	for (;; i = (i + 1) & ix->mask) {
-		uint32_t v = ix->slots[i];
-		if (!v)
-			return &ix->slots[i];
-		const struct floe_gguf_str *o =
-			(const void *)((const char *)strs + (size_t)(v - 1) * stride);
-		if (o->len == len && memcmp(o->s, s, len) == 0)
-			return &ix->slots[i];
+	*dup_first = *dup_later = UINT64_MAX;
+	ix->n = n;
+	ix->by_name = malloc((size_t)(n ? n : 1) * sizeof(*ix->by_name));
+	if (!ix->by_name)
+		return -1;
+	for (uint64_t i = 0; i < n; i++)
+		ix->by_name[i] = (const void *)((const char *)first + (size_t)i * stride);
+	qsort(ix->by_name, (size_t)n, sizeof(*ix->by_name), index_entry_cmp);
+	for (uint64_t i = 1; i < n; i++) {
+		const struct floe_gguf_str *a = ix->by_name[i - 1], *b = ix->by_name[i];
+		if (name_cmp(a->s, a->len, b->s, b->len) == 0) {
+			uint64_t ia = (uint64_t)((const char *)a - (const char *)first) / stride;
+			uint64_t ib = (uint64_t)((const char *)b - (const char *)first) / stride;
+			/* Report the duplicate that appears earliest in the file. */
+			if (ib < *dup_later) {
+				*dup_first = ia;
+				*dup_later = ib;
+			}
+		}
 	}
+	return 0;
+}
+
+static const struct floe_gguf_str *index_find(const struct index *ix, const char *s, uint64_t len)
+{
+	uint64_t lo = 0, hi = ix->n;
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		const struct floe_gguf_str *m = ix->by_name[mid];
+		int c = name_cmp(m->s, m->len, s, len);
+		if (c == 0) {
+			/* The first of equal names (only possible while parsing). */
+			while (mid > 0 && name_cmp(ix->by_name[mid - 1]->s, ix->by_name[mid - 1]->len,
+						   s, len) == 0)
+				mid--;
+			return ix->by_name[mid];
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }
 
 struct priv {
@@ -161,7 +200,6 @@ struct cursor {
 	uint64_t limit;     /* header bytes that may exist: min(file size, len or max header) */
 	int fd;             /* -1 in memory mode */
 	unsigned char *own; /* buf when we own it (file mode) */
-	const char *path;
 	char what[192];     /* current item, for messages: "kv 7 'key'" */
 	struct floe_err *err;
 };
@@ -219,8 +257,8 @@ static int cur_need(struct cursor *c, uint64_t n, const char *field)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			return floe_fail(c->err, FLOE_EIO, "%s: read at offset %" PRIu64 " failed: %s",
-					 c->path, c->len, r < 0 ? strerror(errno) : "unexpected end of file");
+			return floe_fail(c->err, FLOE_EIO, "read at offset %" PRIu64 " failed: %s",
+					 c->len, r < 0 ? strerror(errno) : "unexpected end of file");
 		c->len += (uint64_t)r;
 	}
 	return FLOE_OK;
@@ -479,7 +517,7 @@ static int parse_kvs(struct cursor *c, struct floe_gguf *g, struct priv *p)
 	int rc;
 
 	g->kv = arena_alloc(&p->arena, (size_t)g->n_kv * sizeof(*g->kv) + 1);
-	if (!g->kv || index_init(&p->kv_ix, g->n_kv))
+	if (!g->kv)
 		return cur_fail(c, FLOE_ENOMEM, "out of memory for %" PRIu64 " kvs", g->n_kv);
 	for (uint64_t i = 0; i < g->n_kv; i++) {
 		struct floe_gguf_kv *kv = &g->kv[i];
@@ -492,11 +530,6 @@ static int parse_kvs(struct cursor *c, struct floe_gguf *g, struct priv *p)
 		snprintf(c->what, sizeof(c->what), "kv %" PRIu64 " '%.120s'", i, kv->key.s);
 		if (kv->key.len == 0)
 			return cur_fail(c, FLOE_EFORMAT, "empty key at offset %" PRIu64, at);
-		uint32_t *slot = index_slot(&p->kv_ix, &g->kv[0].key, sizeof(*kv), kv->key.s,
-					    kv->key.len);
-		if (*slot)
-			return cur_fail(c, FLOE_EFORMAT, "duplicate key (first is kv %" PRIu32
-					") at offset %" PRIu64, *slot - 1, at);
 		at = c->pos;
 		if ((rc = rd_u32(c, &type, "value type")))
 			return rc;
@@ -505,7 +538,13 @@ static int parse_kvs(struct cursor *c, struct floe_gguf *g, struct priv *p)
 					" is not a GGUF type", type, at);
 		if ((rc = rd_value(c, &p->arena, &kv->value, type, 0)))
 			return rc;
-		*slot = (uint32_t)i + 1;
+	}
+	uint64_t first, later;
+	if (index_build(&p->kv_ix, &g->kv[0].key, sizeof(*g->kv), g->n_kv, &first, &later))
+		return cur_fail(c, FLOE_ENOMEM, "out of memory indexing %" PRIu64 " kvs", g->n_kv);
+	if (later != UINT64_MAX) {
+		snprintf(c->what, sizeof(c->what), "kv %" PRIu64 " '%.120s'", later, g->kv[later].key.s);
+		return cur_fail(c, FLOE_EFORMAT, "duplicate key (first is kv %" PRIu64 ")", first);
 	}
 	return FLOE_OK;
 }
@@ -548,11 +587,6 @@ static int parse_tensor(struct cursor *c, struct floe_gguf *g, struct priv *p, u
 	if ((rc = rd_str(c, &p->arena, &t->name, GGUF_MAX_NAME, "name")))
 		return rc;
 	snprintf(c->what, sizeof(c->what), "tensor %" PRIu64 " '%.120s'", i, t->name.s);
-	uint32_t *slot = index_slot(&p->tensor_ix, &g->tensors[0].name, sizeof(*t), t->name.s,
-				    t->name.len);
-	if (*slot)
-		return cur_fail(c, FLOE_EFORMAT, "duplicate tensor name (first is tensor %" PRIu32
-				") at offset %" PRIu64, *slot - 1, at);
 	at = c->pos;
 	if ((rc = rd_u32(c, &t->n_dims, "n_dims")))
 		return rc;
@@ -592,7 +626,6 @@ static int parse_tensor(struct cursor *c, struct floe_gguf *g, struct priv *p, u
 	if ((rc = rd_u64(c, &t->offset, "offset")))
 		return rc;
 	/* Keep the relative offset for now; made absolute once data_offset is known. */
-	*slot = (uint32_t)i + 1;
 	(void)at;
 	return FLOE_OK;
 }
@@ -658,12 +691,23 @@ static int parse_all(struct cursor *c, struct floe_gguf *g)
 	    (rc = parse_alignment(c, g, p)))
 		return rc;
 	g->tensors = arena_alloc(&p->arena, (size_t)g->n_tensors * sizeof(*g->tensors) + 1);
-	if (!g->tensors || index_init(&p->tensor_ix, g->n_tensors))
+	if (!g->tensors)
 		return floe_fail(c->err, FLOE_ENOMEM, "out of memory for %" PRIu64 " tensors",
 				 g->n_tensors);
 	for (uint64_t i = 0; i < g->n_tensors; i++)
 		if ((rc = parse_tensor(c, g, p, i)))
 			return rc;
+	uint64_t first, later;
+	if (index_build(&p->tensor_ix, &g->tensors[0].name, sizeof(*g->tensors), g->n_tensors,
+			&first, &later))
+		return floe_fail(c->err, FLOE_ENOMEM, "out of memory indexing %" PRIu64 " tensors",
+				 g->n_tensors);
+	if (later != UINT64_MAX) {
+		snprintf(c->what, sizeof(c->what), "tensor %" PRIu64 " '%.120s'", later,
+			 g->tensors[later].name.s);
+		return cur_fail(c, FLOE_EFORMAT, "duplicate tensor name (first is tensor %" PRIu64 ")",
+				first);
+	}
 	/* The data section starts at the next multiple of the alignment; with
 	 * no tensors a file may end right after the header. */
 	g->data_offset = floe_round_up(c->pos, g->alignment);
@@ -704,8 +748,8 @@ void floe_gguf_close(struct floe_gguf *g)
 	p = g->priv;
 	if (p) {
 		arena_free(&p->arena);
-		free(p->kv_ix.slots);
-		free(p->tensor_ix.slots);
+		free(p->kv_ix.by_name);
+		free(p->tensor_ix.by_name);
 		free(p);
 	}
 	free(g);
@@ -738,7 +782,7 @@ int floe_gguf_parse(const void *buf, size_t len, uint64_t file_size, struct floe
 
 int floe_gguf_open(const char *path, struct floe_gguf **out, struct floe_err *err)
 {
-	struct cursor c = { .fd = -1, .path = path, .err = err };
+	struct cursor c = { .fd = -1, .err = err };
 	struct floe_gguf *g = NULL;
 	struct stat st;
 	int rc;
@@ -790,22 +834,19 @@ close_fd:
 const struct floe_gguf_kv *floe_gguf_find(const struct floe_gguf *g, const char *key)
 {
 	const struct priv *p = g->priv;
+	const struct floe_gguf_str *k = index_find(&p->kv_ix, key, strlen(key));
 
-	if (!g->n_kv)
-		return NULL;
-	uint32_t v = *index_slot(&p->kv_ix, &g->kv[0].key, sizeof(g->kv[0]), key, strlen(key));
-	return v ? &g->kv[v - 1] : NULL;
+	/* key is the first member of struct floe_gguf_kv */
+	return k ? (const struct floe_gguf_kv *)(const void *)k : NULL;
 }
 
 const struct floe_gguf_tensor *floe_gguf_find_tensor(const struct floe_gguf *g, const char *name)
 {
 	const struct priv *p = g->priv;
+	const struct floe_gguf_str *n = index_find(&p->tensor_ix, name, strlen(name));
 
-	if (!g->n_tensors)
-		return NULL;
-	uint32_t v = *index_slot(&p->tensor_ix, &g->tensors[0].name, sizeof(g->tensors[0]), name,
-				 strlen(name));
-	return v ? &g->tensors[v - 1] : NULL;
+	/* name is the first member of struct floe_gguf_tensor */
+	return n ? (const struct floe_gguf_tensor *)(const void *)n : NULL;
 }
 
 static const struct floe_gguf_kv *need_kv(const struct floe_gguf *g, const char *key,

@@ -44,10 +44,12 @@ struct floe_gguf_str {
 	uint64_t len;
 };
 
-/* One metadata value.  Scalars live in the union; strings in `str`; arrays
- * hold `n` elements of `arr_type`, stored as a C array of the element type
- * (uint8_t..double, bool as uint8_t, strings as struct floe_gguf_str, nested
- * arrays as struct floe_gguf_value). */
+/* One metadata value.  Scalars live in the union: unsigned integers
+ * (uint8..uint64) zero-extended in u64, signed ones (int8..int64)
+ * sign-extended in i64, float32/float64 in f64, bool in b.  Strings in
+ * `str`.  Arrays hold `n` elements of `arr_type`, stored as a C array of the
+ * element type (uint8_t..double, bool as uint8_t 0/1, strings as struct
+ * floe_gguf_str, nested arrays as struct floe_gguf_value, at most 4 deep). */
 struct floe_gguf_value {
 	enum floe_gguf_type type;
 	union {

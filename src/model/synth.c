@@ -45,7 +45,7 @@ struct stensor {
  * quantized normals and rows are all distinct (2048^8 choices for a row of 8
  * blocks), at memcpy speed. */
 #define POOL_BLOCKS 2048
-#define POOL_MIN_TENSOR_BLOCKS (8 * POOL_BLOCKS)
+#define POOL_MIN_TENSOR_BLOCKS (2 * POOL_BLOCKS)
 
 struct block_pool {
 	uint32_t type;

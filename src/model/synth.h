@@ -14,6 +14,13 @@
  * its own stream derived from (seed, tensor index, row), so the bytes do not
  * depend on the thread count: same params + seed = same file.
  *
+ * Big quantized tensors (>= 4096 blocks) are not quantized row by row: the
+ * reference quantizers search scales at hundreds of ns per weight, hours for
+ * a 30B model.  Their rows are assembled from blocks drawn (by the row's
+ * stream) from a pool of 2048 blocks quantized from fresh normals of the
+ * tensor's std, one pool per (type, std).  Values then have exactly the
+ * distribution of quantized normals and every row differs, at memcpy speed.
+ *
  * Writing streams tensor by tensor in batches of rows generated and
  * quantized by a thread pool; memory stays at a few tens of MB whatever the
  * model size. */

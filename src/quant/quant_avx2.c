@@ -8,14 +8,17 @@
  * converters: Q8_0/Q8_1 multiply by the f32 inverse 127/amax and round half
  * to even; Q8_K uses iscale = -127/max with max the first largest |x| and
  * keeps d = 1/iscale as f32; f16 and bf16 round to nearest even.  The dot
- * products do all per-block work in exact integer arithmetic and differ from
- * the reference only in the order of the f32 sums of per-block results.
+ * products do all per-block work in exact integer arithmetic (partial sums in
+ * eight int32 lanes) and differ from the reference only in how the f32
+ * products of those exact sums with the block scales are added up.
  *
  * Integer dot idiom: _mm256_maddubs_epi16 multiplies unsigned bytes by signed
  * bytes and adds neighbours into int16 with saturation.  Weights are kept
  * unsigned (nibble values, 2/3/5/6-bit values before their offset) whenever
- * the type allows, and the offset is taken off afterwards through the Q8_K
- * block sums; no product pair can then exceed 2 * 63 * 128 < 32767. */
+ * the type allows, and the offset is taken off afterwards, through the Q8_K
+ * block sums or a second maddubs against the offset; no product pair can
+ * then exceed 2 * 63 * 128 < 32767.  Signed weights (Q8_0, IQ4_NL, MXFP4) go
+ * through dot_i8. */
 #include "quant/quant_avx2.h"
 #include "quant/quant_blocks.h"
 
@@ -27,6 +30,7 @@
 
 #define RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define UNROLL _Pragma("GCC unroll 8")
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 static inline float h2f(uint16_t h)
 {
@@ -44,6 +48,13 @@ static inline float hsum_ps(__m256 v)
 	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
 	s = _mm_add_ss(s, _mm_movehdup_ps(s));
 	return _mm_cvtss_f32(s);
+}
+
+static inline float hsum_ps128(__m128 v)
+{
+	v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+	v = _mm_add_ss(v, _mm_movehdup_ps(v));
+	return _mm_cvtss_f32(v);
 }
 
 static inline int32_t hsum_epi32(__m256i v)
@@ -96,7 +107,7 @@ static inline uint32_t load_u32(const uint8_t *p)
 	return v;
 }
 
-/* Eight int32 of a 256-bit vector -> eight int8 (saturating), in order. */
+/* Four vectors of eight int32 -> 32 int8 (saturating), in order. */
 static inline __m256i pack_i32x32_to_i8(__m256i a, __m256i b, __m256i c, __m256i d)
 {
 	__m256i ab = _mm256_packs_epi32(a, b); /* a0-3 b0-3 | a4-7 b4-7 */
@@ -260,147 +271,164 @@ void floe_quantize_act_q8_K_avx2(const float *src, void *dst, int64_t n)
 }
 
 /* ---------------------------------------------------------------------
- * Float dot products: four independent FMA chains hide the FMA latency. */
+ * Float dot products: four independent FMA chains per activation row hide
+ * the FMA latency.  Like the block types below, one template serves one or
+ * two activation rows (each weight vector loaded and converted once); the
+ * multi-row entry point takes rows in pairs, since four rows of four
+ * accumulators would not fit in the sixteen registers.  Every step,
+ * including the scalar tail, is an explicit FMA so one-row and multi-row
+ * results are the same bits whatever the compiler's contraction setting. */
 
-float floe_vec_dot_f32_avx2(int64_t n, const void *w, const void *act)
+enum float_kind { FK_F32, FK_F16, FK_BF16 };
+
+ALWAYS_INLINE __m256 fk_load8(int kind, const void *p, int64_t i)
 {
-	const float *x = w, *y = act;
-	__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-	int64_t i = 0;
-
-	for (; i + 32 <= n; i += 32) {
-		a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
-		a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
-		a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), a2);
-		a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), a3);
-	}
-	for (; i + 8 <= n; i += 8)
-		a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
-	float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-	for (; i < n; i++)
-		sum += x[i] * y[i];
-	return sum;
+	if (kind == FK_F32)
+		return _mm256_loadu_ps((const float *)p + i);
+	__m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)p + i));
+	if (kind == FK_F16)
+		return _mm256_cvtph_ps(h);
+	return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
-static inline __m256 load_f16x8(const uint16_t *p)
+ALWAYS_INLINE __m128 fk_load1(int kind, const void *p, int64_t i)
 {
-	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
-}
-
-float floe_vec_dot_f16_avx2(int64_t n, const void *w, const void *act)
-{
-	const uint16_t *x = w, *y = act;
-	__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-	int64_t i = 0;
-
-	for (; i + 32 <= n; i += 32) {
-		a0 = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), a0);
-		a1 = _mm256_fmadd_ps(load_f16x8(x + i + 8), load_f16x8(y + i + 8), a1);
-		a2 = _mm256_fmadd_ps(load_f16x8(x + i + 16), load_f16x8(y + i + 16), a2);
-		a3 = _mm256_fmadd_ps(load_f16x8(x + i + 24), load_f16x8(y + i + 24), a3);
-	}
-	for (; i + 8 <= n; i += 8)
-		a0 = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), a0);
-	float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-	for (; i < n; i++)
-		sum += h2f(x[i]) * h2f(y[i]);
-	return sum;
-}
-
-static inline __m256 load_bf16x8(const uint16_t *p)
-{
-	__m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
-	return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
-}
-
-static inline float bf2f(uint16_t h)
-{
-	uint32_t u = (uint32_t)h << 16;
+	uint16_t h;
+	uint32_t u;
 	float f;
+
+	if (kind == FK_F32)
+		return _mm_set_ss(((const float *)p)[i]);
+	memcpy(&h, (const uint16_t *)p + i, 2);
+	if (kind == FK_F16)
+		return _mm_set_ss(h2f(h));
+	u = (uint32_t)h << 16;
 	memcpy(&f, &u, 4);
-	return f;
+	return _mm_set_ss(f);
 }
 
-float floe_vec_dot_bf16_avx2(int64_t n, const void *w, const void *act)
+#define FK_MAX_NT 2
+
+ALWAYS_INLINE void float_dot_n(int kind, int64_t n, const void *w, const uint8_t *act, size_t stride, int nt,
+			       float *out)
 {
-	const uint16_t *x = w, *y = act;
-	__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+	__m256 a[4][FK_MAX_NT];
 	int64_t i = 0;
 
+	UNROLL for (int t = 0; t < nt; t++) a[0][t] = a[1][t] = a[2][t] = a[3][t] = _mm256_setzero_ps();
 	for (; i + 32 <= n; i += 32) {
-		a0 = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), a0);
-		a1 = _mm256_fmadd_ps(load_bf16x8(x + i + 8), load_bf16x8(y + i + 8), a1);
-		a2 = _mm256_fmadd_ps(load_bf16x8(x + i + 16), load_bf16x8(y + i + 16), a2);
-		a3 = _mm256_fmadd_ps(load_bf16x8(x + i + 24), load_bf16x8(y + i + 24), a3);
+		UNROLL for (int k = 0; k < 4; k++)
+		{
+			__m256 wv = fk_load8(kind, w, i + 8 * k);
+			UNROLL for (int t = 0; t < nt; t++)
+				a[k][t] = _mm256_fmadd_ps(wv, fk_load8(kind, act + (size_t)t * stride, i + 8 * k), a[k][t]);
+		}
 	}
-	for (; i + 8 <= n; i += 8)
-		a0 = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), a0);
-	float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-	for (; i < n; i++)
-		sum += bf2f(x[i]) * bf2f(y[i]);
-	return sum;
+	for (; i + 8 <= n; i += 8) {
+		__m256 wv = fk_load8(kind, w, i);
+		UNROLL for (int t = 0; t < nt; t++)
+			a[0][t] = _mm256_fmadd_ps(wv, fk_load8(kind, act + (size_t)t * stride, i), a[0][t]);
+	}
+	UNROLL for (int t = 0; t < nt; t++)
+	{
+		__m128 s = _mm_set_ss(hsum_ps(_mm256_add_ps(_mm256_add_ps(a[0][t], a[1][t]), _mm256_add_ps(a[2][t], a[3][t]))));
+		for (int64_t j = i; j < n; j++)
+			s = _mm_fmadd_ss(fk_load1(kind, w, j), fk_load1(kind, act + (size_t)t * stride, j), s);
+		out[t] = _mm_cvtss_f32(s);
+	}
 }
+
+#define FLOAT_FNS(name, kind)                                                                                \
+	float floe_vec_dot_##name##_avx2(int64_t n, const void *w, const void *act)                           \
+	{                                                                                                    \
+		float r;                                                                                     \
+		float_dot_n(kind, n, w, act, 0, 1, &r);                                                      \
+		return r;                                                                                    \
+	}                                                                                                    \
+	static void name##_rows(int64_t n, const void *w, const void *act, size_t stride, int nt, float *out) \
+	{                                                                                                    \
+		const uint8_t *a = act;                                                                      \
+		for (int t = 0; t + 1 < nt; t += 2)                                                          \
+			float_dot_n(kind, n, w, a + (size_t)t * stride, stride, 2, out + t);                 \
+		if (nt & 1)                                                                                  \
+			float_dot_n(kind, n, w, a + (size_t)(nt - 1) * stride, stride, 1, out + nt - 1);     \
+	}
+
+FLOAT_FNS(f32, FK_F32)
+FLOAT_FNS(f16, FK_F16)
+FLOAT_FNS(bf16, FK_BF16)
 
 /* ---------------------------------------------------------------------
- * 32-element block types with Q8_0/Q8_1 activations.  Each block gives an
- * exact int32 sum (in eight lanes) that is scaled by d_w * d_a.
+ * 32-element block types with Q8_0/Q8_1 activations.
  *
- * Q8_0 and Q4_0 also come in a form for up to four activation rows at once
- * (prompt processing): the weights are loaded and unpacked once per block,
- * and each row's arithmetic is exactly the one-row kernel's, so batched and
- * one-at-a-time results are the same bits.  The one-row kernel is that form
- * with nt = 1 (always inlined, so nt is a constant and the loops vanish).
- * Even blocks feed one accumulator and odd blocks another, to overlap the
- * FMA latency. */
+ * Each block gives an exact int32 sum (in eight lanes) scaled by d_w * d_a.
+ * One template serves all of them: b32_quants() unpacks a weight block to
+ * 32 bytes in element order, b32_dot() multiplies them with the activation
+ * quants, and the block scales are converted four blocks at a time (one
+ * vcvtph2ps for four weight scales, one for four activation scales) and
+ * spread to the lanes by vpermps.  Even blocks feed one accumulator and odd
+ * blocks another, to overlap the FMA latency.
+ *
+ * The template takes up to MAX_NT activation rows at once (prompt
+ * processing): the weights are unpacked once per block and each row's
+ * arithmetic is exactly the one-row kernel's, so batched and one-at-a-time
+ * results are the same bits.  Always inlined with constant kind and nt, its
+ * switches and loops fold away. */
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
 #define MAX_NT FLOE_ROWS_MAX
 
 /* Block i of activation row t. */
 #define ACT_BLOCK(type, act, stride, t, i) ((const type *)((act) + (size_t)(t) * (stride)) + (i))
 
-/* One Q8_0 weight block against block i of nt activation rows, into acc[]. */
-ALWAYS_INLINE void q8_0_block_n(const struct block_q8_0 *x, const uint8_t *act, size_t stride, int nt,
-				int64_t i, __m256 *acc)
-{
-	__m256i qx = _mm256_loadu_si256((const __m256i *)x->qs);
-	float dx = h2f(x->d);
+enum b32_kind { B32_Q8_0, B32_Q4_0, B32_Q5_0, B32_IQ4_NL, B32_MXFP4, B32_Q4_1, B32_Q5_1 };
 
-	UNROLL for (int t = 0; t < nt; t++)
-	{
-		const struct block_q8_0 *y = ACT_BLOCK(struct block_q8_0, act, stride, t, i);
-		__m256i p = dot_i8(qx, _mm256_loadu_si256((const __m256i *)y->qs));
-		acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * h2f(y->d)), _mm256_cvtepi32_ps(p), acc[t]);
+static const int8_t iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+					1,    13,   25,  38,  53,  69,  89,  113};
+/* e2m1 values doubled (the E8M0 scale below is halved to match). */
+static const int8_t mxfp4_values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+ALWAYS_INLINE size_t b32_size(int kind)
+{
+	switch (kind) {
+	case B32_Q8_0:
+		return sizeof(struct block_q8_0);
+	case B32_Q4_0:
+		return sizeof(struct block_q4_0);
+	case B32_Q5_0:
+		return sizeof(struct block_q5_0);
+	case B32_IQ4_NL:
+		return sizeof(struct block_iq4_nl);
+	case B32_MXFP4:
+		return sizeof(struct block_mxfp4);
+	case B32_Q4_1:
+		return sizeof(struct block_q4_1);
+	default:
+		return sizeof(struct block_q5_1);
 	}
 }
 
-ALWAYS_INLINE void q8_0_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
+/* Q4_1 and Q5_1 have a min and pair with Q8_1 (d, s = d * sum, quants). */
+ALWAYS_INLINE bool b32_has_min(int kind)
 {
-	const struct block_q8_0 *x = w;
-	int64_t nb = n / 32, i = 0;
-	__m256 a0[MAX_NT], a1[MAX_NT];
-
-	UNROLL for (int t = 0; t < nt; t++) a0[t] = a1[t] = _mm256_setzero_ps();
-	for (; i + 2 <= nb; i += 2) {
-		q8_0_block_n(&x[i], act, stride, nt, i, a0);
-		q8_0_block_n(&x[i + 1], act, stride, nt, i + 1, a1);
-	}
-	if (i < nb)
-		q8_0_block_n(&x[i], act, stride, nt, i, a0);
-	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(_mm256_add_ps(a0[t], a1[t]));
+	return kind == B32_Q4_1 || kind == B32_Q5_1;
 }
 
-float floe_vec_dot_q8_0_avx2(int64_t n, const void *w, const void *act)
+ALWAYS_INLINE size_t b32_act_size(int kind)
 {
-	float r;
-	q8_0_dot_n(n, w, act, 0, 1, &r);
-	return r;
+	return b32_has_min(kind) ? sizeof(struct block_q8_1) : sizeof(struct block_q8_0);
 }
 
-/* Q4_0: q - 8 with q the nibble.  The offset is folded in as 8 * sum(y)
- * computed by the same maddubs against a vector of 8s, so the weights stay
- * unsigned. */
-/* Four f16 values 'stride' bytes apart -> four floats. */
+/* E8M0 exponent -> 2^(e-128) (half the scale: the table holds doubled
+ * values), as ggml's GGML_E8M0_TO_FP32_HALF. */
+static inline float e8m0_half(uint8_t e)
+{
+	uint32_t bits = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
+	float f;
+	memcpy(&f, &bits, 4);
+	return f;
+}
+
+/* Four f16 values `stride` bytes apart -> four floats. */
 static inline __m128 f16x4_strided(const uint8_t *p, size_t stride)
 {
 	uint16_t h[4];
@@ -409,138 +437,174 @@ static inline __m128 f16x4_strided(const uint8_t *p, size_t stride)
 	return _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)h));
 }
 
-/* One Q4_0 weight block against block i of nt activation rows; d[t] is the
- * product of the two block scales. */
-ALWAYS_INLINE void q4_0_block_n(const struct block_q4_0 *x, const uint8_t *act, size_t stride, int nt,
-				int64_t i, const __m256 *d, __m256 *acc)
+static inline float f16_at(const uint8_t *p)
 {
-	__m256i qx = nibbles32(x->qs);
+	uint16_t h;
+	memcpy(&h, p, 2);
+	return h2f(h);
+}
+
+/* Weight scale of one block / of four consecutive blocks (d is the first
+ * field of every one of these blocks). */
+ALWAYS_INLINE float b32_wscale(int kind, const uint8_t *b)
+{
+	return kind == B32_MXFP4 ? e8m0_half(b[0]) : f16_at(b);
+}
+
+ALWAYS_INLINE __m128 b32_wscale4(int kind, const uint8_t *b)
+{
+	if (kind == B32_MXFP4)
+		return _mm_setr_ps(e8m0_half(b[0]), e8m0_half(b[17]), e8m0_half(b[34]), e8m0_half(b[51]));
+	return f16x4_strided(b, b32_size(kind));
+}
+
+/* The 32 quants of one weight block, in element order: the low nibbles of
+ * qs[] are elements 0..15, the high nibbles 16..31, the fifth bits (Q5) come
+ * from the 32-bit qh.  Q4_0, Q5_0, Q4_1, Q5_1 stay unsigned (before their
+ * offset); Q8_0, IQ4_NL and MXFP4 are signed. */
+ALWAYS_INLINE __m256i b32_quants(int kind, const uint8_t *b)
+{
+	const __m256i b16 = _mm256_set1_epi8(16);
+
+	switch (kind) {
+	case B32_Q8_0:
+		return _mm256_loadu_si256((const __m256i *)((const struct block_q8_0 *)b)->qs);
+	case B32_Q4_0:
+		return nibbles32(((const struct block_q4_0 *)b)->qs);
+	case B32_Q4_1:
+		return nibbles32(((const struct block_q4_1 *)b)->qs);
+	case B32_Q5_0: {
+		const struct block_q5_0 *x = (const struct block_q5_0 *)b;
+		return _mm256_or_si256(nibbles32(x->qs), _mm256_and_si256(bits32(load_u32(x->qh)), b16));
+	}
+	case B32_Q5_1: {
+		const struct block_q5_1 *x = (const struct block_q5_1 *)b;
+		return _mm256_or_si256(nibbles32(x->qs), _mm256_and_si256(bits32(load_u32(x->qh)), b16));
+	}
+	case B32_IQ4_NL: {
+		__m256i t = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)iq4nl_values));
+		return _mm256_shuffle_epi8(t, nibbles32(((const struct block_iq4_nl *)b)->qs));
+	}
+	default: {
+		__m256i t = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)mxfp4_values));
+		return _mm256_shuffle_epi8(t, nibbles32(((const struct block_mxfp4 *)b)->qs));
+	}
+	}
+}
+
+/* sum(q * y) in groups of four (int32 lanes).  Unsigned quants with an
+ * offset subtract offset * y through a second maddubs against the offset. */
+ALWAYS_INLINE __m256i b32_dot(int kind, __m256i q, __m256i y)
+{
+	const __m256i ones = _mm256_set1_epi16(1);
+
+	switch (kind) {
+	case B32_Q4_0:
+		return _mm256_madd_epi16(
+			_mm256_sub_epi16(_mm256_maddubs_epi16(q, y), _mm256_maddubs_epi16(_mm256_set1_epi8(8), y)), ones);
+	case B32_Q5_0:
+		return _mm256_madd_epi16(
+			_mm256_sub_epi16(_mm256_maddubs_epi16(q, y), _mm256_maddubs_epi16(_mm256_set1_epi8(16), y)),
+			ones);
+	case B32_Q4_1:
+	case B32_Q5_1:
+		return dot_u8(q, y);
+	default:
+		return dot_i8(q, y);
+	}
+}
+
+ALWAYS_INLINE void b32_dot_n(int kind, int64_t n, const void *w, const uint8_t *act, size_t stride, int nt,
+			     float *out)
+{
+	const uint8_t *x = w;
+	const size_t xs = b32_size(kind), ys = b32_act_size(kind);
+	const size_t qoff = b32_has_min(kind) ? 4 : 2; /* quants after d (and s) */
+	int64_t nb = n / 32, i = 0;
+	__m256 a0[MAX_NT], a1[MAX_NT];
+	__m128 am[MAX_NT]; /* sum of m_w * s_a, for the types with a min */
 
 	UNROLL for (int t = 0; t < nt; t++)
 	{
-		const struct block_q8_0 *y = ACT_BLOCK(struct block_q8_0, act, stride, t, i);
-		__m256i qy = _mm256_loadu_si256((const __m256i *)y->qs);
-		__m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(qx, qy),
-					       _mm256_maddubs_epi16(_mm256_set1_epi8(8), qy));
-		__m256i p = _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
-		acc[t] = _mm256_fmadd_ps(d[t], _mm256_cvtepi32_ps(p), acc[t]);
+		a0[t] = a1[t] = _mm256_setzero_ps();
+		am[t] = _mm_setzero_ps();
 	}
-}
-
-/* Scales are converted four blocks at a time (one vcvtph2ps each for the
- * weight and activation scales) and spread to the lanes by vpermps. */
-ALWAYS_INLINE void q4_0_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
-{
-	const struct block_q4_0 *x = w;
-	int64_t nb = n / 32, i = 0;
-	__m256 a0[MAX_NT], a1[MAX_NT], d[MAX_NT];
-
-	UNROLL for (int t = 0; t < nt; t++) a0[t] = a1[t] = _mm256_setzero_ps();
 	for (; i + 4 <= nb; i += 4) {
-		__m128 dx = f16x4_strided((const uint8_t *)&x[i].d, sizeof(x[0]));
+		const uint8_t *xb = x + (size_t)i * xs;
+		__m128 dx = b32_wscale4(kind, xb);
 		__m256 d4[MAX_NT];
 		UNROLL for (int t = 0; t < nt; t++)
 		{
-			const struct block_q8_0 *y = ACT_BLOCK(struct block_q8_0, act, stride, t, i);
-			d4[t] = _mm256_castps128_ps256(_mm_mul_ps(dx, f16x4_strided((const uint8_t *)&y->d, sizeof(*y))));
+			const uint8_t *yb = act + (size_t)t * stride + (size_t)i * ys;
+			d4[t] = _mm256_castps128_ps256(_mm_mul_ps(dx, f16x4_strided(yb, ys)));
+			if (b32_has_min(kind))
+				am[t] = _mm_fmadd_ps(f16x4_strided(xb + 2, xs), f16x4_strided(yb + 2, ys), am[t]);
 		}
 		UNROLL for (int k = 0; k < 4; k++)
 		{
-			UNROLL for (int t = 0; t < nt; t++) d[t] = _mm256_permutevar8x32_ps(d4[t], _mm256_set1_epi32(k));
-			q4_0_block_n(&x[i + k], act, stride, nt, i + k, d, k & 1 ? a1 : a0);
+			__m256i q = b32_quants(kind, xb + (size_t)k * xs);
+			UNROLL for (int t = 0; t < nt; t++)
+			{
+				const uint8_t *yb = act + (size_t)t * stride + (size_t)(i + k) * ys;
+				__m256i p = b32_dot(kind, q, _mm256_loadu_si256((const __m256i *)(yb + qoff)));
+				__m256 d = _mm256_permutevar8x32_ps(d4[t], _mm256_set1_epi32(k));
+				if (k & 1)
+					a1[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), a1[t]);
+				else
+					a0[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), a0[t]);
+			}
 		}
 	}
 	for (; i < nb; i++) {
+		const uint8_t *xb = x + (size_t)i * xs;
+		__m256i q = b32_quants(kind, xb);
+		float dx = b32_wscale(kind, xb);
 		UNROLL for (int t = 0; t < nt; t++)
 		{
-			const struct block_q8_0 *y = ACT_BLOCK(struct block_q8_0, act, stride, t, i);
-			d[t] = _mm256_set1_ps(h2f(x[i].d) * h2f(y->d));
+			const uint8_t *yb = act + (size_t)t * stride + (size_t)i * ys;
+			__m256i p = b32_dot(kind, q, _mm256_loadu_si256((const __m256i *)(yb + qoff)));
+			__m256 d = _mm256_set1_ps(dx * f16_at(yb));
+			if (i & 1)
+				a1[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), a1[t]);
+			else
+				a0[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), a0[t]);
+			if (b32_has_min(kind))
+				am[t] = _mm_add_ss(am[t], _mm_set_ss(f16_at(xb + 2) * f16_at(yb + 2)));
 		}
-		q4_0_block_n(&x[i], act, stride, nt, i, d, i & 1 ? a1 : a0);
 	}
-	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(_mm256_add_ps(a0[t], a1[t]));
-}
-
-float floe_vec_dot_q4_0_avx2(int64_t n, const void *w, const void *act)
-{
-	float r;
-	q4_0_dot_n(n, w, act, 0, 1, &r);
-	return r;
-}
-
-/* Q4_1 . Q8_1 = d_w d_a sum(q y) + m_w s_a, s_a = d_a sum(y) from the block. */
-float floe_vec_dot_q4_1_avx2(int64_t n, const void *w, const void *act)
-{
-	const struct block_q4_1 *x = w;
-	const struct block_q8_1 *y = act;
-	int64_t nb = n / 32;
-	__m256 acc = _mm256_setzero_ps();
-	float summ = 0.0f;
-
-	for (int64_t i = 0; i < nb; i++) {
-		__m256i p = dot_u8(nibbles32(x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc);
-		summ += h2f(x[i].m) * h2f(y[i].s);
+	UNROLL for (int t = 0; t < nt; t++)
+	{
+		out[t] = hsum_ps(_mm256_add_ps(a0[t], a1[t]));
+		if (b32_has_min(kind))
+			out[t] += hsum_ps128(am[t]);
 	}
-	return hsum_ps(acc) + summ;
 }
 
-/* Q5_0: q = (nibble | bit << 4) - 16; the missing bit is subtracted as 16. */
-float floe_vec_dot_q5_0_avx2(int64_t n, const void *w, const void *act)
-{
-	const struct block_q5_0 *x = w;
-	const struct block_q8_0 *y = act;
-	int64_t nb = n / 32;
-	__m256 acc = _mm256_setzero_ps();
-
-	for (int64_t i = 0; i < nb; i++) {
-		__m256i hb = _mm256_andnot_si256(bits32(load_u32(x[i].qh)), _mm256_set1_epi8(16));
-		__m256i qx = _mm256_sub_epi8(nibbles32(x[i].qs), hb); /* in [-16, 15] */
-		__m256i p = dot_i8(qx, _mm256_loadu_si256((const __m256i *)y[i].qs));
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc);
+#define B32_FNS(name, kind)                                                                                  \
+	ALWAYS_INLINE void name##_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, \
+					float *out)                                                          \
+	{                                                                                                    \
+		b32_dot_n(kind, n, w, act, stride, nt, out);                                                 \
+	}                                                                                                    \
+	float floe_vec_dot_##name##_avx2(int64_t n, const void *w, const void *act)                           \
+	{                                                                                                    \
+		float r;                                                                                     \
+		b32_dot_n(kind, n, w, act, 0, 1, &r);                                                        \
+		return r;                                                                                    \
 	}
-	return hsum_ps(acc);
-}
 
-float floe_vec_dot_q5_1_avx2(int64_t n, const void *w, const void *act)
-{
-	const struct block_q5_1 *x = w;
-	const struct block_q8_1 *y = act;
-	int64_t nb = n / 32;
-	__m256 acc = _mm256_setzero_ps();
-	float summ = 0.0f;
+B32_FNS(q8_0, B32_Q8_0)
+B32_FNS(q4_0, B32_Q4_0)
+B32_FNS(q5_0, B32_Q5_0)
+B32_FNS(iq4_nl, B32_IQ4_NL)
+B32_FNS(mxfp4, B32_MXFP4)
+B32_FNS(q4_1, B32_Q4_1)
+B32_FNS(q5_1, B32_Q5_1)
 
-	for (int64_t i = 0; i < nb; i++) {
-		__m256i hb = _mm256_and_si256(bits32(load_u32(x[i].qh)), _mm256_set1_epi8(16));
-		__m256i qx = _mm256_or_si256(nibbles32(x[i].qs), hb);
-		__m256i p = dot_u8(qx, _mm256_loadu_si256((const __m256i *)y[i].qs));
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc);
-		summ += h2f(x[i].m) * h2f(y[i].s);
-	}
-	return hsum_ps(acc) + summ;
-}
-
-/* Table-lookup types: the nibble indexes 16 signed byte values (one pshufb). */
-static const int8_t iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
-					 1,    13,   25,  38,  53,  69,  89,  113};
-
+/* Table-lookup nibbles for IQ4_XS (a K-type, below). */
 static inline __m256i lookup32(const uint8_t *qs, __m256i table)
 {
 	return _mm256_shuffle_epi8(table, nibbles32(qs));
-}
-
-float floe_vec_dot_iq4_nl_avx2(int64_t n, const void *w, const void *act)
-{
-	const struct block_iq4_nl *x = w;
-	const struct block_q8_0 *y = act;
-	__m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)iq4nl_values));
-	__m256 acc = _mm256_setzero_ps();
-
-	for (int64_t i = 0; i < n / 32; i++) {
-		__m256i p = dot_i8(lookup32(x[i].qs, table), _mm256_loadu_si256((const __m256i *)y[i].qs));
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc);
-	}
-	return hsum_ps(acc);
 }
 
 /* IQ4_XS: eight 32-element sub-blocks, each with a 6-bit scale (low 4 bits
@@ -561,32 +625,6 @@ float floe_vec_dot_iq4_xs_avx2(int64_t n, const void *w, const void *act)
 			sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(p, _mm256_set1_epi32(ls - 32)));
 		}
 		acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
-	}
-	return hsum_ps(acc);
-}
-
-/* E8M0 exponent -> 2^(e-128) (half the scale: the table holds doubled
- * values), as ggml's GGML_E8M0_TO_FP32_HALF. */
-static inline float e8m0_half(uint8_t e)
-{
-	uint32_t bits = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
-	float f;
-	memcpy(&f, &bits, 4);
-	return f;
-}
-
-float floe_vec_dot_mxfp4_avx2(int64_t n, const void *w, const void *act)
-{
-	static const int8_t kv[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
-	const struct block_mxfp4 *x = w;
-	const struct block_q8_0 *y = act;
-	__m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kv));
-	__m256 acc = _mm256_setzero_ps();
-
-	for (int64_t i = 0; i < n / 32; i++) {
-		__m256i p = dot_i8(lookup32(x[i].qs, table), _mm256_loadu_si256((const __m256i *)y[i].qs));
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(e8m0_half(x[i].e) * h2f(y[i].d)), _mm256_cvtepi32_ps(p),
-				      acc);
 	}
 	return hsum_ps(acc);
 }
@@ -646,22 +684,21 @@ static inline __m128i bsums_pairs(const int16_t *bsums)
 /* Q2_K: element 128h + 32s + l (h < 2, s < 4, l < 32) is bits 2s..2s+1 of
  * qs[32h + l]; 16-element group g = 8h + 2s + (l >= 16) has scale
  * scales[g] & 15 and min scales[g] >> 4. */
-float floe_vec_dot_q2_K_avx2(int64_t n, const void *w, const void *act)
+ALWAYS_INLINE void q2_K_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
 {
 	const struct block_q2_K *x = w;
-	const struct block_q8_K *y = act;
 	const __m256i m3 = _mm256_set1_epi8(3);
 	const __m128i m4 = _mm_set1_epi8(15);
-	__m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
+	__m256 acc[MAX_NT], acc_m[MAX_NT];
 
+	UNROLL for (int t = 0; t < nt; t++) acc[t] = acc_m[t] = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n / 256; i++) {
 		__m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
 		__m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), m4));
-		__m256i pm = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)y[i].bsums));
 		__m128i sc_lo = _mm_and_si128(sc8, m4);
-		__m256i sumi = _mm256_setzero_si256();
-		const int8_t *q8 = y[i].qs;
+		__m256i sumi[MAX_NT];
 
+		UNROLL for (int t = 0; t < nt; t++) sumi[t] = _mm256_setzero_si256();
 		UNROLL for (int h = 0; h < 2; h++)
 		{
 			__m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * h));
@@ -669,16 +706,25 @@ float floe_vec_dot_q2_K_avx2(int64_t n, const void *w, const void *act)
 			UNROLL for (int s = 0; s < 4; s++)
 			{
 				__m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
-				__m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)q8));
-				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, mask_pair(s))));
-				q8 += 32;
+				__m256i scs = _mm256_shuffle_epi8(sc, mask_pair(s));
+				UNROLL for (int t = 0; t < nt; t++)
+				{
+					const int8_t *q8 = ACT_BLOCK(struct block_q8_K, act, stride, t, i)->qs + 128 * h + 32 * s;
+					__m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)q8));
+					sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(p, scs));
+				}
 			}
 		}
-		float dy = y[i].d;
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
-		acc_m = _mm256_fmadd_ps(_mm256_set1_ps(dy * h2f(x[i].dmin)), _mm256_cvtepi32_ps(pm), acc_m);
+		float dx = h2f(x[i].d), dmx = h2f(x[i].dmin);
+		UNROLL for (int t = 0; t < nt; t++)
+		{
+			const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
+			__m256i pm = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)y->bsums));
+			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+			acc_m[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dmx), _mm256_cvtepi32_ps(pm), acc_m[t]);
+		}
 	}
-	return hsum_ps(acc) - hsum_ps(acc_m);
+	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]) - hsum_ps(acc_m[t]);
 }
 
 /* Q3_K scales: 16 six-bit values; the low 4 bits of scale j are the low
@@ -698,20 +744,20 @@ static inline __m128i q3_k_scales(const uint8_t *b)
  * qs[32h + l] and its high bit is bit 4h + s of hmask[l]; value =
  * low + 4 * high - 4.  The weights stay unsigned (low + 4 high, 0..7) and the
  * -4 is applied once as 4 * sum(scale[g] * bsums[g]). */
-float floe_vec_dot_q3_K_avx2(int64_t n, const void *w, const void *act)
+ALWAYS_INLINE void q3_K_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
 {
 	const struct block_q3_K *x = w;
-	const struct block_q8_K *y = act;
 	const __m256i m3 = _mm256_set1_epi8(3), b2 = _mm256_set1_epi8(4);
-	__m256 acc = _mm256_setzero_ps();
+	__m256 acc[MAX_NT];
 
+	UNROLL for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n / 256; i++) {
 		__m128i sc8 = q3_k_scales(x[i].scales);
-		__m256i off = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), _mm256_loadu_si256((const __m256i *)y[i].bsums));
+		__m256i sc16 = _mm256_cvtepi8_epi16(sc8);
 		__m256i hm = _mm256_loadu_si256((const __m256i *)x[i].hmask);
-		__m256i sumi = _mm256_setzero_si256();
-		const int8_t *q8 = y[i].qs;
+		__m256i sumi[MAX_NT];
 
+		UNROLL for (int t = 0; t < nt; t++) sumi[t] = _mm256_setzero_si256();
 		UNROLL for (int h = 0; h < 2; h++)
 		{
 			__m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * h));
@@ -719,17 +765,26 @@ float floe_vec_dot_q3_K_avx2(int64_t n, const void *w, const void *act)
 			UNROLL for (int s = 0; s < 4; s++)
 			{
 				__m256i lo = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
-				__m256i hi = _mm256_and_si256(move_bit(hm, 4 * h + s, 2), b2);
-				__m256i p = _mm256_maddubs_epi16(_mm256_or_si256(lo, hi),
-								 _mm256_loadu_si256((const __m256i *)q8));
-				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, mask_pair(s))));
-				q8 += 32;
+				__m256i q = _mm256_or_si256(lo, _mm256_and_si256(move_bit(hm, 4 * h + s, 2), b2));
+				__m256i scs = _mm256_shuffle_epi8(sc, mask_pair(s));
+				UNROLL for (int t = 0; t < nt; t++)
+				{
+					const int8_t *q8 = ACT_BLOCK(struct block_q8_K, act, stride, t, i)->qs + 128 * h + 32 * s;
+					__m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)q8));
+					sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(p, scs));
+				}
 			}
 		}
-		sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(off, 2));
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * h2f(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+		float dx = h2f(x[i].d);
+		UNROLL for (int t = 0; t < nt; t++)
+		{
+			const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
+			__m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y->bsums));
+			__m256i si = _mm256_sub_epi32(sumi[t], _mm256_slli_epi32(off, 2));
+			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(si), acc[t]);
+		}
 	}
-	return hsum_ps(acc);
+	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]);
 }
 
 /* Q4_K/Q5_K scales: eight 6-bit scales and eight 6-bit mins in 12 bytes b.
@@ -742,13 +797,6 @@ static inline __m128i k4_scales_mins(const uint8_t *b)
 	const uint32_t m6 = 0x3f3f3f3f, m4 = 0x0f0f0f0f, m2 = 0x03030303;
 	return _mm_setr_epi32((int)(a0 & m6), (int)((a2 & m4) | (a0 >> 6 & m2) << 4), (int)(a1 & m6),
 			      (int)((a2 >> 4 & m4) | (a1 >> 6 & m2) << 4));
-}
-
-static inline float hsum_ps128(__m128 v)
-{
-	v = _mm_add_ps(v, _mm_movehl_ps(v, v));
-	v = _mm_add_ss(v, _mm_movehdup_ps(v));
-	return _mm_cvtss_f32(v);
 }
 
 /* Q4_K: element 64j + l (l < 32) is the low nibble of qs[32j + l], element
@@ -803,31 +851,29 @@ ALWAYS_INLINE void q4_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]) - hsum_ps128(acc_m[t]);
 }
 
-float floe_vec_dot_q4_K_avx2(int64_t n, const void *w, const void *act)
-{
-	float r;
-	q4_K_dot_n(n, w, act, 0, 1, &r);
-	return r;
-}
 
 /* Q5_K: as Q4_K with a fifth bit: bit 2j of qh[l] for element 64j + l and
  * bit 2j + 1 for element 64j + 32 + l. */
-float floe_vec_dot_q5_K_avx2(int64_t n, const void *w, const void *act)
+ALWAYS_INLINE void q5_K_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
 {
 	const struct block_q5_K *x = w;
-	const struct block_q8_K *y = act;
 	const __m256i m4 = _mm256_set1_epi8(15), b4 = _mm256_set1_epi8(16);
-	__m256 acc = _mm256_setzero_ps();
-	__m128 acc_m = _mm_setzero_ps();
+	__m256 acc[MAX_NT];
+	__m128 acc_m[MAX_NT];
 
+	UNROLL for (int t = 0; t < nt; t++)
+	{
+		acc[t] = _mm256_setzero_ps();
+		acc_m[t] = _mm_setzero_ps();
+	}
 	for (int64_t i = 0; i < n / 256; i++) {
 		__m128i sm = k4_scales_mins(x[i].scales);
 		__m256i sc = both_halves(_mm_cvtepu8_epi16(sm));
-		__m128i pm = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm)), bsums_pairs(y[i].bsums));
+		__m128i mins = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm));
 		__m256i qh = _mm256_loadu_si256((const __m256i *)x[i].qh);
-		__m256i s0 = _mm256_setzero_si256(), s1 = s0;
-		const int8_t *q8 = y[i].qs;
+		__m256i sumi[MAX_NT];
 
+		UNROLL for (int t = 0; t < nt; t++) sumi[t] = _mm256_setzero_si256();
 		UNROLL for (int j = 0; j < 4; j++)
 		{
 			__m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
@@ -835,17 +881,27 @@ float floe_vec_dot_q5_K_avx2(int64_t n, const void *w, const void *act)
 						     _mm256_and_si256(move_bit(qh, 2 * j, 4), b4));
 			__m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4),
 						     _mm256_and_si256(move_bit(qh, 2 * j + 1, 4), b4));
-			__m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j)));
-			__m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32)));
-			s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(pl, _mm256_shuffle_epi8(sc, mask_one(2 * j))));
-			s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(ph, _mm256_shuffle_epi8(sc, mask_one(2 * j + 1))));
+			__m256i scl = _mm256_shuffle_epi8(sc, mask_one(2 * j));
+			__m256i sch = _mm256_shuffle_epi8(sc, mask_one(2 * j + 1));
+			UNROLL for (int t = 0; t < nt; t++)
+			{
+				const int8_t *q8 = ACT_BLOCK(struct block_q8_K, act, stride, t, i)->qs + 64 * j;
+				__m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
+				__m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+				sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(_mm256_madd_epi16(pl, scl),
+										     _mm256_madd_epi16(ph, sch)));
+			}
 		}
-		float dy = y[i].d;
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * h2f(x[i].d)), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)),
-				      acc);
-		acc_m = _mm_fmadd_ps(_mm_set1_ps(dy * h2f(x[i].dmin)), _mm_cvtepi32_ps(pm), acc_m);
+		float dx = h2f(x[i].d), dmx = h2f(x[i].dmin);
+		UNROLL for (int t = 0; t < nt; t++)
+		{
+			const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
+			__m128i pm = _mm_madd_epi16(mins, bsums_pairs(y->bsums));
+			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+			acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(y->d * dmx), _mm_cvtepi32_ps(pm), acc_m[t]);
+		}
 	}
-	return hsum_ps(acc) - hsum_ps128(acc_m);
+	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]) - hsum_ps128(acc_m[t]);
 }
 
 /* Q6_K: in each 128-element half h (ql += 64h, qh += 32h), for l < 32:
@@ -904,12 +960,20 @@ ALWAYS_INLINE void q6_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]);
 }
 
-float floe_vec_dot_q6_K_avx2(int64_t n, const void *w, const void *act)
-{
-	float r;
-	q6_K_dot_n(n, w, act, 0, 1, &r);
-	return r;
-}
+
+#define ONE_ROW_FN(name)                                                                             \
+	float floe_vec_dot_##name##_avx2(int64_t n, const void *w, const void *act)                   \
+	{                                                                                            \
+		float r;                                                                             \
+		name##_dot_n(n, w, act, 0, 1, &r);                                                   \
+		return r;                                                                            \
+	}
+
+ONE_ROW_FN(q2_K)
+ONE_ROW_FN(q3_K)
+ONE_ROW_FN(q4_K)
+ONE_ROW_FN(q5_K)
+ONE_ROW_FN(q6_K)
 
 /* ---------------------------------------------------------------------
  * Multi-row entry points: nt is made a constant for each case so the
@@ -938,10 +1002,24 @@ ROWS_FN(q8_0)
 ROWS_FN(q4_0)
 ROWS_FN(q4_K)
 ROWS_FN(q6_K)
+ROWS_FN(q2_K)
+ROWS_FN(q3_K)
+ROWS_FN(q5_K)
+ROWS_FN(q5_0)
+ROWS_FN(iq4_nl)
+ROWS_FN(mxfp4)
+ROWS_FN(q4_1)
+ROWS_FN(q5_1)
 
 floe_vec_dot_rows_fn floe_vec_dot_rows_avx2(uint32_t type)
 {
 	switch (type) {
+	case FLOE_TYPE_F32:
+		return f32_rows;
+	case FLOE_TYPE_F16:
+		return f16_rows;
+	case FLOE_TYPE_BF16:
+		return bf16_rows;
 	case FLOE_TYPE_Q8_0:
 		return q8_0_rows;
 	case FLOE_TYPE_Q4_0:
@@ -950,6 +1028,22 @@ floe_vec_dot_rows_fn floe_vec_dot_rows_avx2(uint32_t type)
 		return q4_K_rows;
 	case FLOE_TYPE_Q6_K:
 		return q6_K_rows;
+	case FLOE_TYPE_Q2_K:
+		return q2_K_rows;
+	case FLOE_TYPE_Q3_K:
+		return q3_K_rows;
+	case FLOE_TYPE_Q5_K:
+		return q5_K_rows;
+	case FLOE_TYPE_Q5_0:
+		return q5_0_rows;
+	case FLOE_TYPE_IQ4_NL:
+		return iq4_nl_rows;
+	case FLOE_TYPE_MXFP4:
+		return mxfp4_rows;
+	case FLOE_TYPE_Q4_1:
+		return q4_1_rows;
+	case FLOE_TYPE_Q5_1:
+		return q5_1_rows;
 	default:
 		return NULL;
 	}

@@ -975,6 +975,39 @@ const char *floe_tokenizer_token_bytes(const struct floe_tokenizer *tok, int32_t
 	return tok->bytes + tok->off[id];
 }
 
+static bool silent(uint8_t type)
+{
+	return type == FLOE_TOKEN_CONTROL || type == FLOE_TOKEN_UNUSED;
+}
+
+int floe_tokenizer_decode(const struct floe_tokenizer *tok, const int32_t *ids, size_t n, bool special,
+			  char *buf, size_t cap, size_t *len, struct floe_err *err)
+{
+	size_t at = 0;
+
+	*len = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
+		const char *b = floe_tokenizer_token_bytes(tok, ids[i], &k);
+
+		if (!b)
+			return floe_fail(err, FLOE_EARG,
+					 "tokenizer: decode: ids[%zu] = %d outside the vocab of %u", i,
+					 ids[i], tok->n_vocab);
+		if (!special && silent(tok->types[ids[i]]))
+			continue;
+		if (at < cap)
+			memcpy(buf + at, b, k < cap - at ? k : cap - at);
+		at += k;
+	}
+	*len = at;
+	if (at >= cap)
+		return floe_fail(err, FLOE_EARG, "tokenizer: decode needs %zu bytes + NUL, buffer holds %zu",
+				 at, cap);
+	buf[at] = '\0';
+	return FLOE_OK;
+}
+
 enum floe_token_type floe_tokenizer_token_type(const struct floe_tokenizer *tok, int32_t id)
 {
 	if (id < 0 || (uint32_t)id >= tok->n_vocab)
@@ -1082,8 +1115,7 @@ int floe_detok_push(struct floe_detok *d, int32_t id, const char **out, size_t *
 	if (!b)
 		return floe_fail(err, FLOE_EARG, "detokenizer: token id %d outside the vocab of %u", id,
 				 d->tok->n_vocab);
-	if (!d->emit_control &&
-	    (d->tok->types[id] == FLOE_TOKEN_CONTROL || d->tok->types[id] == FLOE_TOKEN_UNUSED))
+	if (!d->emit_control && silent(d->tok->types[id]))
 		k = 0; /* as llama_token_to_piece without special */
 	memcpy(d->buf, d->held, d->n_held);
 	memcpy(d->buf + d->n_held, b, k);

@@ -64,6 +64,13 @@ int floe_tokenizer_encode_alloc(const struct floe_tokenizer *tok, const char *te
  * range. */
 const char *floe_tokenizer_token_bytes(const struct floe_tokenizer *tok, int32_t id, size_t *len);
 
+/* Whole-sequence decode: the bytes of ids[0..n) back to back, CONTROL and
+ * UNUSED tokens included only if special.  Like snprintf: *len is the full
+ * length; buf gets a NUL-terminated copy if cap > *len, else FLOE_EARG
+ * (buf may be NULL when cap is 0).  FLOE_EARG for an id out of range. */
+int floe_tokenizer_decode(const struct floe_tokenizer *tok, const int32_t *ids, size_t n, bool special,
+			  char *buf, size_t cap, size_t *len, struct floe_err *err);
+
 enum floe_token_type floe_tokenizer_token_type(const struct floe_tokenizer *tok, int32_t id);
 
 /* Id of the token whose bytes (as floe_tokenizer_token_bytes gives them) are
