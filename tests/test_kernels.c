@@ -233,6 +233,11 @@ static void test_table_selection(void)
 	CHECK(strcmp(ref->isa, "ref") == 0);
 	CHECK(floe_kernels_get(false) == best); /* one static table */
 	CHECK(floe_kernels_get(true) == ref);
+	/* Cross-check the CPUID/XGETBV probe with the compiler's own (which also
+	 * asks the OS); F16C is left out because clang cannot name it here, and
+	 * every CPU with AVX2 and FMA has it. */
+	__builtin_cpu_init();
+	CHECK(floe_cpu_has_avx2_fma() == (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")));
 	if (!floe_cpu_has_avx2_fma()) {
 		CHECK(best == ref);
 		fprintf(stderr, "  skipped avx2 table checks: CPU lacks AVX2/FMA/F16C\n");

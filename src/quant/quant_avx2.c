@@ -30,6 +30,7 @@
 
 #define RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define UNROLL _Pragma("GCC unroll 8")
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 static inline float h2f(uint16_t h)
 {
@@ -270,86 +271,92 @@ void floe_quantize_act_q8_K_avx2(const float *src, void *dst, int64_t n)
 }
 
 /* ---------------------------------------------------------------------
- * Float dot products: four independent FMA chains hide the FMA latency. */
+ * Float dot products: four independent FMA chains per activation row hide
+ * the FMA latency.  Like the block types below, one template serves one or
+ * two activation rows (each weight vector loaded and converted once); the
+ * multi-row entry point takes rows in pairs, since four rows of four
+ * accumulators would not fit in the sixteen registers.  Every step,
+ * including the scalar tail, is an explicit FMA so one-row and multi-row
+ * results are the same bits whatever the compiler's contraction setting. */
 
-float floe_vec_dot_f32_avx2(int64_t n, const void *w, const void *act)
+enum float_kind { FK_F32, FK_F16, FK_BF16 };
+
+ALWAYS_INLINE __m256 fk_load8(int kind, const void *p, int64_t i)
 {
-	const float *x = w, *y = act;
-	__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-	int64_t i = 0;
-
-	for (; i + 32 <= n; i += 32) {
-		a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
-		a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
-		a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), a2);
-		a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), a3);
-	}
-	for (; i + 8 <= n; i += 8)
-		a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
-	float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-	for (; i < n; i++)
-		sum += x[i] * y[i];
-	return sum;
+	if (kind == FK_F32)
+		return _mm256_loadu_ps((const float *)p + i);
+	__m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)p + i));
+	if (kind == FK_F16)
+		return _mm256_cvtph_ps(h);
+	return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
-static inline __m256 load_f16x8(const uint16_t *p)
+ALWAYS_INLINE __m128 fk_load1(int kind, const void *p, int64_t i)
 {
-	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
-}
-
-float floe_vec_dot_f16_avx2(int64_t n, const void *w, const void *act)
-{
-	const uint16_t *x = w, *y = act;
-	__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-	int64_t i = 0;
-
-	for (; i + 32 <= n; i += 32) {
-		a0 = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), a0);
-		a1 = _mm256_fmadd_ps(load_f16x8(x + i + 8), load_f16x8(y + i + 8), a1);
-		a2 = _mm256_fmadd_ps(load_f16x8(x + i + 16), load_f16x8(y + i + 16), a2);
-		a3 = _mm256_fmadd_ps(load_f16x8(x + i + 24), load_f16x8(y + i + 24), a3);
-	}
-	for (; i + 8 <= n; i += 8)
-		a0 = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), a0);
-	float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-	for (; i < n; i++)
-		sum += h2f(x[i]) * h2f(y[i]);
-	return sum;
-}
-
-static inline __m256 load_bf16x8(const uint16_t *p)
-{
-	__m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
-	return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
-}
-
-static inline float bf2f(uint16_t h)
-{
-	uint32_t u = (uint32_t)h << 16;
+	uint16_t h;
+	uint32_t u;
 	float f;
+
+	if (kind == FK_F32)
+		return _mm_set_ss(((const float *)p)[i]);
+	memcpy(&h, (const uint16_t *)p + i, 2);
+	if (kind == FK_F16)
+		return _mm_set_ss(h2f(h));
+	u = (uint32_t)h << 16;
 	memcpy(&f, &u, 4);
-	return f;
+	return _mm_set_ss(f);
 }
 
-float floe_vec_dot_bf16_avx2(int64_t n, const void *w, const void *act)
+#define FK_MAX_NT 2
+
+ALWAYS_INLINE void float_dot_n(int kind, int64_t n, const void *w, const uint8_t *act, size_t stride, int nt,
+			       float *out)
 {
-	const uint16_t *x = w, *y = act;
-	__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+	__m256 a[4][FK_MAX_NT];
 	int64_t i = 0;
 
+	UNROLL for (int t = 0; t < nt; t++) a[0][t] = a[1][t] = a[2][t] = a[3][t] = _mm256_setzero_ps();
 	for (; i + 32 <= n; i += 32) {
-		a0 = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), a0);
-		a1 = _mm256_fmadd_ps(load_bf16x8(x + i + 8), load_bf16x8(y + i + 8), a1);
-		a2 = _mm256_fmadd_ps(load_bf16x8(x + i + 16), load_bf16x8(y + i + 16), a2);
-		a3 = _mm256_fmadd_ps(load_bf16x8(x + i + 24), load_bf16x8(y + i + 24), a3);
+		UNROLL for (int k = 0; k < 4; k++)
+		{
+			__m256 wv = fk_load8(kind, w, i + 8 * k);
+			UNROLL for (int t = 0; t < nt; t++)
+				a[k][t] = _mm256_fmadd_ps(wv, fk_load8(kind, act + (size_t)t * stride, i + 8 * k), a[k][t]);
+		}
 	}
-	for (; i + 8 <= n; i += 8)
-		a0 = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), a0);
-	float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-	for (; i < n; i++)
-		sum += bf2f(x[i]) * bf2f(y[i]);
-	return sum;
+	for (; i + 8 <= n; i += 8) {
+		__m256 wv = fk_load8(kind, w, i);
+		UNROLL for (int t = 0; t < nt; t++)
+			a[0][t] = _mm256_fmadd_ps(wv, fk_load8(kind, act + (size_t)t * stride, i), a[0][t]);
+	}
+	UNROLL for (int t = 0; t < nt; t++)
+	{
+		__m128 s = _mm_set_ss(hsum_ps(_mm256_add_ps(_mm256_add_ps(a[0][t], a[1][t]), _mm256_add_ps(a[2][t], a[3][t]))));
+		for (int64_t j = i; j < n; j++)
+			s = _mm_fmadd_ss(fk_load1(kind, w, j), fk_load1(kind, act + (size_t)t * stride, j), s);
+		out[t] = _mm_cvtss_f32(s);
+	}
 }
+
+#define FLOAT_FNS(name, kind)                                                                                \
+	float floe_vec_dot_##name##_avx2(int64_t n, const void *w, const void *act)                           \
+	{                                                                                                    \
+		float r;                                                                                     \
+		float_dot_n(kind, n, w, act, 0, 1, &r);                                                      \
+		return r;                                                                                    \
+	}                                                                                                    \
+	static void name##_rows(int64_t n, const void *w, const void *act, size_t stride, int nt, float *out) \
+	{                                                                                                    \
+		const uint8_t *a = act;                                                                      \
+		for (int t = 0; t + 1 < nt; t += 2)                                                          \
+			float_dot_n(kind, n, w, a + (size_t)t * stride, stride, 2, out + t);                 \
+		if (nt & 1)                                                                                  \
+			float_dot_n(kind, n, w, a + (size_t)(nt - 1) * stride, stride, 1, out + nt - 1);     \
+	}
+
+FLOAT_FNS(f32, FK_F32)
+FLOAT_FNS(f16, FK_F16)
+FLOAT_FNS(bf16, FK_BF16)
 
 /* ---------------------------------------------------------------------
  * 32-element block types with Q8_0/Q8_1 activations.
@@ -368,7 +375,6 @@ float floe_vec_dot_bf16_avx2(int64_t n, const void *w, const void *act)
  * results are the same bits.  Always inlined with constant kind and nt, its
  * switches and loops fold away. */
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
 #define MAX_NT FLOE_ROWS_MAX
 
 /* Block i of activation row t. */
@@ -1008,6 +1014,12 @@ ROWS_FN(q5_1)
 floe_vec_dot_rows_fn floe_vec_dot_rows_avx2(uint32_t type)
 {
 	switch (type) {
+	case FLOE_TYPE_F32:
+		return f32_rows;
+	case FLOE_TYPE_F16:
+		return f16_rows;
+	case FLOE_TYPE_BF16:
+		return bf16_rows;
 	case FLOE_TYPE_Q8_0:
 		return q8_0_rows;
 	case FLOE_TYPE_Q4_0:

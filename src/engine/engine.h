@@ -1,0 +1,111 @@
+/* engine: the internals behind include/floe.h — the model handle (weights,
+ * kernels, thread pool, expert cache, scratch), the session (KV cache,
+ * position, logits) and the forward pass.
+ *
+ * Memory: every buffer the forward pass touches is allocated at open
+ * (struct floe_scratch, sized for n_batch tokens) or at session create (KV
+ * cache, logits for n_batch rows); the token loop allocates nothing.  Only an
+ * eval asking for all logits of more than n_batch tokens grows the session's
+ * logits buffer, once per call. */
+#ifndef FLOE_ENGINE_ENGINE_H
+#define FLOE_ENGINE_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/status.h"
+#include "base/threadpool.h"
+#include "engine/dotf32.h"
+#include "experts/expert_cache.h"
+#include "experts/io.h"
+#include "floe.h"
+#include "gguf/gguf.h"
+#include "model/model.h"
+#include "quant/quant.h"
+
+/* Buffers of one forward chunk of up to B = n_batch tokens. */
+struct floe_scratch {
+	float *x;        /* [B][n_embd] residual stream */
+	float *xn;       /* [B][n_embd] normed input of the current block */
+	float *q;        /* [B][n_head * hd_k] */
+	float *k;        /* [B][n_head_kv * hd_k] */
+	float *v;        /* [B][n_head_kv * hd_v] */
+	float *attn;     /* [B][n_head * hd_v] attention output before wo */
+	float *scores;   /* [n_threads][scores_stride]: probabilities, lane sums, a K/V row */
+	uint64_t scores_stride;
+	void *act;       /* [B][act_row_max] activations converted for a matmul */
+	void *act2;      /* [B][act_row_max] a second conversion (expert up / down input) */
+	float *probs;    /* [B][n_expert] router logits, then probabilities */
+	int *sel;        /* [B][K] chosen experts, by descending probability */
+	float *selw;     /* [B][K] their weights */
+	float *eout;     /* [B][K][n_embd] each chosen expert's output, unweighted */
+	int *e_tok;      /* [n_expert][B] tokens routed to each expert */
+	int *e_k;        /* [n_expert][B] which of the token's K slots it is */
+	int *e_n;        /* [n_expert] how many tokens */
+	int *e_list;     /* [n_expert] experts needed by the chunk */
+	void *gath;      /* [B][act_row_max] gathered converted rows of one expert's tokens */
+	float *gate;     /* [B][n_ff] */
+	float *up;       /* [B][n_ff] */
+	float *down;     /* [B][n_embd] */
+	struct floe_expert_ref *refs; /* [n_expert] */
+	bool *ready;                  /* [n_expert] */
+	uint64_t act_row_max;         /* bytes of the widest converted row */
+	uint64_t bytes;               /* total, for the plan */
+};
+
+struct floe_model {
+	struct floe_params params;
+	struct floe_err err;
+	char path[1024];
+	struct floe_gguf *gguf;
+	struct floe_weights w;
+	const struct floe_kernels *kern;
+	const struct floe_dotf32 *dotf32;
+	int fd;
+	void *map;
+	uint64_t map_size;
+	struct floe_pool *pool;
+	struct floe_io *io;
+	struct floe_expert_index idx;
+	bool idx_ready;
+	struct floe_expert_cache *cache;
+	struct floe_plan plan;
+	struct floe_scratch s;
+	/* stats */
+	struct floe_stats st;
+	struct floe_cache_stats cache_base; /* cache counters at the last reset */
+	uint64_t io_bytes_base;
+	double read_eval_s;                 /* seconds of evals that read experts */
+};
+
+struct floe_session {
+	struct floe_model *m;
+	struct floe_err err;
+	int pos;
+	int n_ctx;
+	bool kv_f16;
+	void *kv_k;          /* [n_layer][n_ctx][n_head_kv * hd_k] f32 or f16 */
+	void *kv_v;          /* [n_layer][n_ctx][n_head_kv * hd_v] */
+	float *logits;       /* [logits_cap][n_vocab] */
+	int logits_cap;
+	int n_rows;          /* rows kept by the last eval */
+	int last_eval_n;
+	bool all_logits;
+};
+
+/* Bytes of one session's KV cache. */
+uint64_t floe_kv_bytes(const struct floe_weights *w, int n_ctx, bool f16);
+
+/* Scratch for the model's shape; sizes only when alloc is false. */
+int floe_scratch_init(struct floe_scratch *s, const struct floe_weights *w, int n_batch, int n_ctx,
+		      int n_threads, bool alloc, struct floe_err *err);
+void floe_scratch_free(struct floe_scratch *s);
+
+/* Evaluate tokens[0..n) at positions pos..pos+n-1 (n <= n_batch), writing
+ * their K/V rows into the session's cache and, if out is not NULL, logits:
+ * every row into out[t * n_vocab] when all is true, else only the last row
+ * into out[0]. */
+int floe_forward_chunk(struct floe_session *sess, const int32_t *tokens, int n, int pos, bool all,
+		       float *out, struct floe_err *err);
+
+#endif
