@@ -6,6 +6,9 @@
  *       given as % of all experts, next to two oracles (Belady's MIN: the
  *       best any demand-fetch policy can do; a static top-N list).
  *
+ *   floe bench --synth NAME --write-trace FILE
+ *       write a synthetic trace preset for floe run --trace-replay.
+ *
  *   floe bench --io -m FILE [--seconds S] [--io uring|pread] [--buffered]
  *       read the file at random aligned offsets with O_DIRECT at several
  *       request sizes and queue depths and print GB/s for each and the peak,
@@ -189,6 +192,29 @@ static int bench_policies(const char *trace_path, const char *synth, const char 
 	return 0;
 }
 
+/* Write a synthetic trace preset to a file, for floe run --trace-replay. */
+static int bench_write_trace(const char *synth, const char *path)
+{
+	const struct synth_preset *sp = find_preset(synth);
+	struct floe_trace t;
+	struct floe_err err = {0};
+	int st;
+
+	if (!sp) {
+		fprintf(stderr, "floe bench: unknown --synth '%s' (k4-512, k10-512, k8-128)\n", synth);
+		return 2;
+	}
+	if (floe_trace_synthesize(&sp->p, &t, &err) || floe_trace_save(&t, path, &err)) {
+		fprintf(stderr, "floe bench: %s\n", err.msg);
+		return 1;
+	}
+	printf("wrote %s: synthetic %s, %" PRIu64 " tokens, %u layers, %u experts, k=%u, overlap %.1f%%\n", path,
+	       sp->name, t.n_tokens, t.n_layers, t.n_experts, t.k, 100 * floe_trace_overlap(&t));
+	st = 0;
+	floe_trace_free(&t);
+	return st;
+}
+
 /* ---- disk peak ---------------------------------------------------------- */
 
 /* Keep `depth` reads of `size` bytes in flight at random aligned offsets for
@@ -304,7 +330,7 @@ static int bench_io(const char *path, double seconds, int backend, bool buffered
 int cmd_bench(int argc, char **argv)
 {
 	const char *trace = NULL, *synth = "k10-512", *sizes = "5,10,25,50", *csv = NULL, *svg = NULL;
-	const char *model = NULL;
+	const char *model = NULL, *write_trace = NULL;
 	bool policies = false, io = false, buffered = false;
 	double seconds = 1.0;
 	int backend = FLOE_IO_AUTO;
@@ -338,17 +364,22 @@ int cmd_bench(int argc, char **argv)
 			;
 		else if (!strcmp(a, "--svg") && (svg = cli_value(argc, argv, &i)))
 			;
+		else if (!strcmp(a, "--write-trace") && (write_trace = cli_value(argc, argv, &i)))
+			;
 		else {
 			fprintf(stderr, "floe bench: unknown or incomplete option '%s'\n", a);
 			return 2;
 		}
 	}
+	if (write_trace)
+		return bench_write_trace(synth, write_trace);
 	if (policies)
 		return bench_policies(trace, synth, sizes, csv, svg);
 	if (io)
 		return bench_io(model, seconds, backend, buffered);
 	fprintf(stderr, "usage: floe bench --policies [--trace FILE | --synth k4-512|k10-512|k8-128] "
 			"[--sizes 5,10,25,50] [--csv F] [--svg F]\n"
-			"       floe bench --io [uring|pread] -m FILE [--seconds S] [--buffered]\n");
+			"       floe bench --io [uring|pread] -m FILE [--seconds S] [--buffered]\n"
+			"       floe bench --synth NAME --write-trace FILE   (for floe run --trace-replay)\n");
 	return 2;
 }

@@ -272,6 +272,10 @@ int cmd_run(int argc, char **argv)
 	fflush(stdout);
 	rc = 0;
 out:
+	if (m && o.trace_out && floe_model_trace_save(m, NULL)) {
+		fprintf(stderr, "floe run: %s\n", floe_model_error(m));
+		rc = 1;
+	}
 	if (m)
 		cli_print_stats(m);
 	floe_detok_free(&dt);

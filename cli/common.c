@@ -22,6 +22,11 @@ const char cli_opts_help[] =
 	"  --io-depth N           reads in flight (default 16)\n"
 	"  --buffered             read experts through the page cache (not O_DIRECT)\n"
 	"  --kv-f16               f16 KV cache\n"
+	"  --policy NAME          expert cache eviction: lru, lfu, lrfu, layer-lru, layer-lrfu\n"
+	"                         (default layer-lrfu)\n"
+	"  --prefetch on|off      guess the next layer's experts during decode (default off)\n"
+	"  --trace-out FILE       record the experts every token chose in every layer\n"
+	"  --trace-replay FILE    use a recorded (or synthetic) trace's experts instead of the router's\n"
 	"  --ref                  scalar reference kernels (slow; for checking)\n"
 	"  -v, --verbose / -q, --quiet\n"
 	"sampling:\n"
@@ -80,7 +85,8 @@ bool cli_opts_parse(int argc, char **argv, int *i, struct cli_opts *o, bool *mat
 	    !is(a, "-t", "--threads") && !is(a, "-b", "--batch") && !is(a, "--io", NULL) &&
 	    !is(a, "--io-depth", NULL) && !is(a, "--temp", NULL) && !is(a, "--top-k", NULL) &&
 	    !is(a, "--top-p", NULL) && !is(a, "--min-p", NULL) && !is(a, "--repeat-penalty", NULL) &&
-	    !is(a, "--repeat-last-n", NULL) && !is(a, "-s", "--seed")) {
+	    !is(a, "--repeat-last-n", NULL) && !is(a, "-s", "--seed") && !is(a, "--policy", NULL) &&
+	    !is(a, "--prefetch", NULL) && !is(a, "--trace-out", NULL) && !is(a, "--trace-replay", NULL)) {
 		*matched = false;
 		return true;
 	}
@@ -88,6 +94,33 @@ bool cli_opts_parse(int argc, char **argv, int *i, struct cli_opts *o, bool *mat
 		return false;
 	if (is(a, "-m", "--model")) {
 		o->model = v;
+		return true;
+	}
+	if (is(a, "--trace-out", NULL)) {
+		o->trace_out = v;
+		return true;
+	}
+	if (is(a, "--trace-replay", NULL)) {
+		o->trace_replay = v;
+		return true;
+	}
+	if (is(a, "--policy", NULL)) {
+		o->policy = floe_cache_policy_parse(v);
+		if (o->policy < 0) {
+			fprintf(stderr, "floe: --policy: '%s' is not one of lru, lfu, lrfu, layer-lru, layer-lrfu\n", v);
+			return false;
+		}
+		return true;
+	}
+	if (is(a, "--prefetch", NULL)) {
+		if (!strcmp(v, "on"))
+			o->prefetch = FLOE_PREFETCH_ON;
+		else if (!strcmp(v, "off"))
+			o->prefetch = FLOE_PREFETCH_OFF;
+		else {
+			fprintf(stderr, "floe: --prefetch: '%s' is not on or off\n", v);
+			return false;
+		}
 		return true;
 	}
 	if (is(a, "--mem", NULL))
@@ -156,6 +189,10 @@ int cli_open(const struct cli_opts *o, floe_model **m, struct floe_tokenizer **t
 	p.kv_f16 = o->kv_f16;
 	p.force_ref_kernels = o->ref;
 	p.log_level = o->log_level;
+	p.cache_policy = o->policy;
+	p.prefetch = o->prefetch;
+	p.trace_out = o->trace_out;
+	p.trace_replay = o->trace_replay;
 	st = floe_model_open(&p, m, msg, sizeof(msg));
 	if (st) {
 		fprintf(stderr, "floe: %s\n", msg);
@@ -182,8 +219,20 @@ int cli_open(const struct cli_opts *o, floe_model **m, struct floe_tokenizer **t
 void cli_print_stats(const floe_model *m)
 {
 	char line[512];
+	struct floe_stats st;
+
 	floe_stats_line(m, line, sizeof(line));
 	fprintf(stderr, "%s\n", line);
+	floe_stats_get(m, &st);
+	if (st.decode_tokens)
+		fprintf(stderr,
+			"floe decode: %.3f tok/s | expert hit %.1f%% | read %.1f MB/token | io wait %.0f%% | "
+			"prefetch %llu useful, %llu wasted | evictions %llu\n",
+			(double)st.decode_tokens / st.decode_s,
+			st.decode_requests ? 100.0 * (double)st.decode_hits / (double)st.decode_requests : 0.0,
+			(double)st.decode_bytes_read / 1e6 / (double)st.decode_tokens,
+			100.0 * st.decode_read_wait_s / st.decode_s, (unsigned long long)st.prefetch_useful,
+			(unsigned long long)(st.prefetches - st.prefetch_useful), (unsigned long long)st.evictions);
 }
 
 uint64_t cli_random_seed(void)

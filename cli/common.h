@@ -18,6 +18,9 @@ struct cli_opts {
 	int io;                /* enum floe_io_backend */
 	bool buffered, kv_f16, ref;
 	int log_level;
+	int policy;            /* enum floe_cache_policy */
+	int prefetch;          /* enum floe_prefetch */
+	const char *trace_out, *trace_replay;
 	/* sampling */
 	double temp, top_p, min_p, repeat_penalty;
 	long top_k, repeat_last_n;

@@ -81,6 +81,30 @@ enum floe_io_backend {
 	FLOE_IO_BACKEND_PREAD = 2,
 };
 
+/* Expert cache eviction policy (evict.h's policies, numbered from 1 so that
+ * 0 is "the default"). */
+enum floe_cache_policy {
+	FLOE_CACHE_POLICY_DEFAULT = 0, /* FLOE_CACHE_LAYER_LRFU */
+	FLOE_CACHE_LRU = 1,            /* global least recently used */
+	FLOE_CACHE_LFU = 2,            /* least frequently used, aged */
+	FLOE_CACHE_LRFU = 3,           /* frequency-weighted recency */
+	FLOE_CACHE_LAYER_LRU = 4,      /* equal per-layer budget, LRU inside */
+	FLOE_CACHE_LAYER_LRFU = 5,     /* equal per-layer budget, LRFU inside */
+};
+
+/* Name of a policy ("layer-lrfu", ...; the default's real name), or "?". */
+const char *floe_cache_policy_name(int policy);
+/* Parse "lru", "lfu", "lrfu", "layer-lru", "layer-lrfu"; -1 if unknown. */
+int floe_cache_policy_parse(const char *name);
+
+/* Prefetch of the next layer's experts during decode. */
+enum floe_prefetch {
+	FLOE_PREFETCH_DEFAULT = 0, /* FLOE_PREFETCH_OFF (measured: see docs/perf.md) */
+	FLOE_PREFETCH_OFF = 1,
+	FLOE_PREFETCH_ON = 2,      /* guess layer L+1 with its router on the hidden state
+				    * after L's attention; read into spare slots */
+};
+
 /* Everything floe_model_open needs.  Start from floe_params_default() and
  * set what you need; 0 means "the default" for every numeric field. */
 struct floe_params {
@@ -95,6 +119,17 @@ struct floe_params {
 	bool kv_f16;             /* f16 KV cache (half the bytes; logits move ~1e-3) */
 	bool force_ref_kernels;  /* scalar reference kernels instead of SIMD */
 	int log_level;           /* 0 errors, 1 info (default), 2 debug; -1 = leave as is */
+	int cache_policy;        /* enum floe_cache_policy */
+	int prefetch;            /* enum floe_prefetch */
+	/* Routing traces (src/experts/trace.h format; paths borrowed during open
+	 * only).  trace_out: record the experts every evaluated token chose in
+	 * every layer; saved by floe_model_trace_save and at close.
+	 * trace_replay: the MoE block takes each token's experts from this trace
+	 * (a token counter over all evals, wrapping at the end) instead of the
+	 * router's top-k, weighted by the router's probabilities renormalised
+	 * over them; the trace's layers, experts and k must match the model. */
+	const char *trace_out;
+	const char *trace_replay;
 	/* Testing only: make the io_fault_at-th expert read (1-based) fail
 	 * (1 = EIO), come back short (2) or be interrupted (3); 0 = off. */
 	int io_fault;
@@ -134,6 +169,12 @@ struct floe_model_info {
 };
 void floe_model_info(const floe_model *m, struct floe_model_info *out);
 
+/* Save the routing trace recorded so far (params.trace_out) to path, or to
+ * trace_out when path is NULL.  FLOE_EARG if nothing is being recorded,
+ * FLOE_EIO if the file cannot be written (floe_model_error says why).
+ * floe_model_close saves it too if anything was recorded since. */
+int floe_model_trace_save(floe_model *m, const char *path);
+
 /* The memory plan made at open.  All sizes in bytes. */
 struct floe_plan {
 	uint64_t mem_bytes;      /* the budget asked for (0 = unlimited) */
@@ -151,6 +192,8 @@ struct floe_plan {
 	uint64_t min_mem_bytes;  /* smallest workable budget */
 	int n_ctx, n_batch, n_threads;
 	char io[96];             /* "io_uring, O_DIRECT, depth 16" */
+	char policy[16];         /* eviction policy: "layer-lrfu", ... */
+	bool prefetch;           /* next-layer prefetch on */
 };
 void floe_model_plan(const floe_model *m, struct floe_plan *out);
 /* Multi-line human-readable plan (each line ends with '\n'); returns the
@@ -198,14 +241,26 @@ struct floe_stats {
 	uint64_t bytes_read;     /* expert bytes read from the file */
 	uint64_t reads;          /* read requests */
 	double read_wait_s;      /* time the engine was blocked on reads */
+	double ttft_s;           /* the first eval since open/reset: prompt to first logits */
+	/* The decode part (evals of 1 token) of the expert counters above. */
+	uint64_t decode_requests, decode_hits, decode_bytes_read;
+	double decode_read_wait_s;
+	/* Prefetch: experts whose reads it started, and of those, asked for by
+	 * the layer they were guessed for (useful) before being evicted. */
+	uint64_t prefetches, prefetch_useful;
+	uint64_t evictions;
+	uint64_t trace_tokens;   /* tokens recorded (trace_out) or replayed (trace_replay) */
 };
 void floe_stats_get(const floe_model *m, struct floe_stats *out);
 void floe_stats_reset(floe_model *m);
 
 /* The one greppable line:
- * "floe stats: prompt X tok/s | decode Y tok/s | expert hit Z% | read W MB/token | disk V GB/s"
- * where W = bytes read / (prompt + decode tokens) and V = bytes read / seconds
- * spent in evals that read (the streaming rate achieved, not the device peak).
+ * "floe stats: prompt X tok/s | decode Y tok/s | expert hit Z% | read W MB/token | disk V GB/s
+ *  | io wait U% | ttft T s"
+ * where W = bytes read / (prompt + decode tokens), V = bytes read / seconds
+ * spent in evals that read (the streaming rate achieved, not the device peak)
+ * and U = time blocked on reads / eval time; with prefetch on it ends
+ * " | prefetch P useful of N".
  * Returns the length snprintf would have written. */
 int floe_stats_line(const floe_model *m, char *buf, size_t len);
 

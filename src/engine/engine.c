@@ -33,6 +33,30 @@ struct floe_params floe_params_default(void)
 	return p;
 }
 
+/* Measured on the 30B model at 25% cache (docs/perf.md): the per-layer
+ * budget with LRFU inside is best or near best everywhere, and global LRU
+ * collapses once the cache is smaller than one token's working set. */
+#define DEFAULT_POLICY FLOE_CACHE_LAYER_LRFU
+#define DEFAULT_PREFETCH FLOE_PREFETCH_OFF
+
+const char *floe_cache_policy_name(int policy)
+{
+	if (policy == FLOE_CACHE_POLICY_DEFAULT)
+		policy = DEFAULT_POLICY;
+	if (policy < 1 || policy > FLOE_POLICY_COUNT)
+		return "?";
+	return floe_policy_name((enum floe_policy)(policy - 1));
+}
+
+int floe_cache_policy_parse(const char *name)
+{
+	enum floe_policy p;
+
+	if (!name || !floe_policy_parse(name, &p))
+		return -1;
+	return (int)p + 1;
+}
+
 const char *floe_model_error(const floe_model *m)
 {
 	return m ? m->err.msg : "";
@@ -184,6 +208,8 @@ static int make_plan(struct floe_model *m, struct floe_err *err)
 	p->cache_bytes = p->n_slots * p->slot_bytes;
 	p->cache_share = total ? (double)p->n_slots / (double)total : 1.0;
 	p->all_resident = p->n_slots == total;
+	snprintf(p->policy, sizeof(p->policy), "%s", floe_cache_policy_name(m->params.cache_policy));
+	p->prefetch = m->prefetch;
 	return FLOE_OK;
 }
 
@@ -219,6 +245,16 @@ static int check_params(struct floe_model *m, struct floe_err *err)
 
 	if (p->n_ctx < 0 || p->n_batch < 0 || p->n_threads < 0 || p->io_backend < 0 || p->io_backend > 2)
 		return floe_fail(err, FLOE_EARG, "negative n_ctx, n_batch, n_threads or bad io_backend");
+	if (p->cache_policy < 0 || p->cache_policy > FLOE_POLICY_COUNT)
+		return floe_fail(err, FLOE_EARG, "cache_policy %d is not an enum floe_cache_policy",
+				 p->cache_policy);
+	if (p->prefetch < 0 || p->prefetch > FLOE_PREFETCH_ON)
+		return floe_fail(err, FLOE_EARG, "prefetch %d is not an enum floe_prefetch", p->prefetch);
+	if (p->cache_policy == FLOE_CACHE_POLICY_DEFAULT)
+		p->cache_policy = DEFAULT_POLICY;
+	if (p->prefetch == FLOE_PREFETCH_DEFAULT)
+		p->prefetch = DEFAULT_PREFETCH;
+	m->prefetch = p->prefetch == FLOE_PREFETCH_ON;
 	if (p->n_ctx == 0)
 		p->n_ctx = hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
 	if (p->n_ctx > (1 << 24))
@@ -231,6 +267,48 @@ static int check_params(struct floe_model *m, struct floe_err *err)
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		p->n_threads = n > 0 ? (int)(n > 64 ? 64 : n) : 1;
 	}
+	return FLOE_OK;
+}
+
+/* Routing traces: open the replayed one (its shape must be the model's) and
+ * set up recording. */
+static int open_traces(struct floe_model *m, struct floe_err *err)
+{
+	const struct floe_hparams *hp = &m->w.hp;
+	const char *path = m->params.trace_replay;
+	int rc;
+
+	if (path) {
+		rc = floe_trace_load(path, &m->replay, err);
+		if (rc)
+			return floe_fail_prefix(err, "trace replay: ");
+		m->replaying = true;
+		if (m->replay.n_layers != (uint32_t)hp->n_layer || m->replay.n_experts != (uint32_t)hp->n_expert ||
+		    m->replay.k != (uint32_t)hp->n_expert_used)
+			return floe_fail(err, FLOE_EARG,
+					 "trace replay %s: the trace has %u layers, %u experts, k=%u; "
+					 "the model has %d layers, %d experts, k=%d",
+					 path, m->replay.n_layers, m->replay.n_experts, m->replay.k, hp->n_layer,
+					 hp->n_expert, hp->n_expert_used);
+		if (m->replay.n_tokens == 0)
+			return floe_fail(err, FLOE_EARG, "trace replay %s: the trace has no tokens", path);
+	}
+	m->params.trace_replay = NULL; /* borrowed during open only */
+	if (m->params.trace_out) {
+		size_t n = (size_t)m->params.n_batch * (size_t)hp->n_layer * (size_t)hp->n_expert_used;
+		if (snprintf(m->trace_out, sizeof(m->trace_out), "%s", m->params.trace_out) >=
+		    (int)sizeof(m->trace_out))
+			return floe_fail(err, FLOE_EARG, "trace_out path is too long");
+		rc = floe_trace_init(&m->rec, (uint32_t)hp->n_layer, (uint32_t)hp->n_expert,
+				     (uint32_t)hp->n_expert_used, err);
+		if (rc)
+			return floe_fail_prefix(err, "trace out: ");
+		m->recording = true;
+		m->rec_chunk = malloc(n * sizeof(uint16_t));
+		if (!m->rec_chunk)
+			return floe_fail(err, FLOE_ENOMEM, "out of memory for the trace recorder");
+	}
+	m->params.trace_out = NULL;
 	return FLOE_OK;
 }
 
@@ -247,8 +325,9 @@ static int model_open(struct floe_model *m, struct floe_err *err)
 		return rc;
 	if ((rc = floe_pool_create(m->params.n_threads, &m->pool, err)) || (rc = open_io(m, err)))
 		return rc;
-	struct floe_cache_params cp = {.n_slots = m->plan.n_slots, .policy = FLOE_EVICT_LRU};
-	if ((rc = floe_cache_create(&m->idx, m->io, &cp, &m->cache, err)))
+	struct floe_cache_params cp = {.n_slots = m->plan.n_slots,
+				       .policy = (enum floe_policy)(m->params.cache_policy - 1)};
+	if ((rc = floe_cache_create(&m->idx, m->io, &cp, &m->cache, err)) || (rc = open_traces(m, err)))
 		return rc;
 	return floe_scratch_init(&m->s, &m->w, m->params.n_batch, m->params.n_ctx, m->params.n_threads, true,
 				 err);
@@ -292,10 +371,37 @@ fail:
 	return rc;
 }
 
+int floe_model_trace_save(floe_model *m, const char *path)
+{
+	struct floe_err err;
+	int rc;
+
+	floe_err_clear(&err);
+	if (!m->recording)
+		return floe_fail(&m->err, FLOE_EARG, "trace save: no trace is being recorded (trace_out)");
+	if (!path)
+		path = m->trace_out;
+	rc = floe_trace_save(&m->rec, path, &err);
+	if (rc) {
+		memcpy(&m->err, &err, sizeof(m->err));
+		return rc;
+	}
+	if (!strcmp(path, m->trace_out))
+		m->rec_saved = m->rec.n_tokens;
+	return FLOE_OK;
+}
+
 void floe_model_close(floe_model *m)
 {
 	if (!m)
 		return;
+	if (m->recording && m->rec.n_tokens != m->rec_saved && floe_model_trace_save(m, NULL))
+		floe_log(0, "floe: %s\n", m->err.msg);
+	if (m->recording)
+		floe_trace_free(&m->rec);
+	free(m->rec_chunk);
+	if (m->replaying)
+		floe_trace_free(&m->replay);
 	floe_scratch_free(&m->s);
 	if (m->cache)
 		floe_cache_destroy(m->cache);
@@ -367,14 +473,16 @@ int floe_plan_format(const struct floe_plan *p, char *buf, size_t len)
 			"  fixed          %10.1f MiB\n"
 			"  expert cache   %10.1f MiB  (%llu slots x %.1f KiB = %.1f%% of %llu experts%s)\n"
 			"  smallest workable mem: %.1f MiB\n"
-			"  io: %s\n",
+			"  io: %s\n"
+			"  experts: policy %s, prefetch %s\n",
 			mem, (double)p->dense_bytes / 1048576.0, (double)p->kv_bytes / 1048576.0, p->n_ctx,
 			(double)p->scratch_bytes / 1048576.0, p->n_batch, p->n_threads,
 			(double)p->io_bytes / 1048576.0, (double)p->fixed_bytes / 1048576.0,
 			(double)p->cache_bytes / 1048576.0, (unsigned long long)p->n_slots,
 			(double)p->slot_bytes / 1024.0, 100.0 * p->cache_share,
 			(unsigned long long)p->n_experts_total, p->all_resident ? ", all resident" : "",
-			(double)p->min_mem_bytes / 1048576.0, p->io);
+			(double)p->min_mem_bytes / 1048576.0, p->io, p->policy,
+			p->prefetch ? "next layer" : "off");
 }
 
 /* ---- sessions ------------------------------------------------------------- */
@@ -472,11 +580,45 @@ static int grow_logits(struct floe_session *s, int n)
 	return FLOE_OK;
 }
 
+/* After a chunk evaluated: its routing choices join the recorded trace and
+ * the replay moves on. */
+static int trace_commit(struct floe_model *m, int n, struct floe_err *err)
+{
+	const size_t per = (size_t)m->w.hp.n_layer * (size_t)m->w.hp.n_expert_used;
+
+	if (m->replaying) {
+		uint64_t before = m->replay_pos / m->replay.n_tokens;
+		m->replay_pos += (uint64_t)n;
+		if (m->replay_pos / m->replay.n_tokens != before)
+			floe_info("floe: trace replay wrapped around after %llu tokens\n",
+				  (unsigned long long)m->replay.n_tokens);
+	}
+	for (int t = 0; m->recording && t < n; t++) {
+		int rc = floe_trace_append(&m->rec, m->rec_chunk + (size_t)t * per, err);
+		if (rc)
+			return floe_fail_prefix(err, "trace out: ");
+	}
+	return FLOE_OK;
+}
+
+/* The cache counters an eval moved, for the decode part of the stats. */
+static void add_decode_stats(struct floe_model *m, const struct floe_cache_stats *c0)
+{
+	const struct floe_cache_stats *c = floe_cache_stats(m->cache);
+
+	m->st.decode_requests += c->requests - c0->requests;
+	m->st.decode_hits += c->hits - c0->hits;
+	m->st.decode_bytes_read += c->bytes_read - c0->bytes_read;
+	m->st.decode_read_wait_s += (double)(c->wait_ns - c0->wait_ns) * 1e-9;
+}
+
 int floe_session_eval(floe_session *s, const int32_t *tokens, int n, bool all_logits)
 {
 	struct floe_model *m = s->m;
 	const int V = m->w.hp.n_vocab, B = m->params.n_batch;
-	uint64_t bytes0 = floe_cache_stats(m->cache)->bytes_read;
+	const struct floe_cache_stats c0 = *floe_cache_stats(m->cache);
+	const uint64_t rec0 = m->rec.n_tokens, replay0 = m->replay_pos;
+	const bool first = m->st.prompt_tokens + m->st.decode_tokens == 0;
 	double t0 = floe_now_s(), dt;
 	int rc;
 
@@ -498,7 +640,12 @@ int floe_session_eval(floe_session *s, const int32_t *tokens, int n, bool all_lo
 		bool last = c + nb == n;
 		float *out = all_logits ? s->logits + (size_t)c * V : (last ? s->logits : NULL);
 		rc = floe_forward_chunk(s, tokens + c, nb, s->pos + c, all_logits, out, &s->err);
+		if (!rc)
+			rc = trace_commit(m, nb, &s->err);
 		if (rc) {
+			/* nothing of this eval happened: neither in the trace */
+			m->rec.n_tokens = rec0;
+			m->replay_pos = replay0;
 			floe_fail_prefix(&s->err, "eval at position %d: ", s->pos + c);
 			memcpy(&m->err, &s->err, sizeof(m->err));
 			return rc;
@@ -510,14 +657,18 @@ int floe_session_eval(floe_session *s, const int32_t *tokens, int n, bool all_lo
 	s->last_eval_n = n;
 
 	dt = floe_now_s() - t0;
+	if (first)
+		m->st.ttft_s = dt;
 	if (n == 1) {
 		m->st.decode_tokens++;
 		m->st.decode_s += dt;
+		add_decode_stats(m, &c0);
 	} else {
 		m->st.prompt_tokens += (uint64_t)n;
 		m->st.prompt_s += dt;
 	}
-	if (floe_cache_stats(m->cache)->bytes_read != bytes0)
+	m->st.trace_tokens += (m->recording || m->replaying) ? (uint64_t)n : 0;
+	if (floe_cache_stats(m->cache)->bytes_read != c0.bytes_read)
 		m->read_eval_s += dt;
 	return FLOE_OK;
 }
@@ -536,6 +687,9 @@ void floe_stats_get(const floe_model *m, struct floe_stats *out)
 	out->bytes_read = cs->bytes_read - b->bytes_read;
 	out->reads = cs->reads - b->reads;
 	out->read_wait_s = (double)(cs->wait_ns - b->wait_ns) * 1e-9;
+	out->prefetches = cs->prefetches - b->prefetches;
+	out->prefetch_useful = cs->prefetch_hits - b->prefetch_hits;
+	out->evictions = cs->evictions - b->evictions;
 }
 
 void floe_stats_reset(floe_model *m)
@@ -550,14 +704,24 @@ int floe_stats_line(const floe_model *m, char *buf, size_t len)
 	struct floe_stats st;
 	uint64_t toks;
 
+	int n;
+	double eval_s;
+
 	floe_stats_get(m, &st);
 	toks = st.prompt_tokens + st.decode_tokens;
-	return snprintf(buf, len,
-			"floe stats: prompt %.2f tok/s | decode %.2f tok/s | expert hit %.1f%% | "
-			"read %.2f MB/token | disk %.2f GB/s",
-			st.prompt_s > 0 ? (double)st.prompt_tokens / st.prompt_s : 0.0,
-			st.decode_s > 0 ? (double)st.decode_tokens / st.decode_s : 0.0,
-			st.expert_requests ? 100.0 * (double)st.expert_hits / (double)st.expert_requests : 0.0,
-			toks ? (double)st.bytes_read / 1e6 / (double)toks : 0.0,
-			m->read_eval_s > 0 ? (double)st.bytes_read / 1e9 / m->read_eval_s : 0.0);
+	eval_s = st.prompt_s + st.decode_s;
+	n = snprintf(buf, len,
+		     "floe stats: prompt %.2f tok/s | decode %.2f tok/s | expert hit %.1f%% | "
+		     "read %.2f MB/token | disk %.2f GB/s | io wait %.0f%% | ttft %.2f s",
+		     st.prompt_s > 0 ? (double)st.prompt_tokens / st.prompt_s : 0.0,
+		     st.decode_s > 0 ? (double)st.decode_tokens / st.decode_s : 0.0,
+		     st.expert_requests ? 100.0 * (double)st.expert_hits / (double)st.expert_requests : 0.0,
+		     toks ? (double)st.bytes_read / 1e6 / (double)toks : 0.0,
+		     m->read_eval_s > 0 ? (double)st.bytes_read / 1e9 / m->read_eval_s : 0.0,
+		     eval_s > 0 ? 100.0 * st.read_wait_s / eval_s : 0.0, st.ttft_s);
+	if (m->prefetch && n >= 0)
+		n += snprintf((size_t)n < len ? buf + n : NULL, (size_t)n < len ? len - (size_t)n : 0,
+			      " | prefetch %llu useful of %llu", (unsigned long long)st.prefetch_useful,
+			      (unsigned long long)st.prefetches);
+	return n;
 }

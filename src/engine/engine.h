@@ -18,6 +18,7 @@
 #include "engine/dotf32.h"
 #include "experts/expert_cache.h"
 #include "experts/io.h"
+#include "experts/trace.h"
 #include "floe.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
@@ -49,6 +50,10 @@ struct floe_scratch {
 	float *down;     /* [B][n_embd] */
 	struct floe_expert_ref *refs; /* [n_expert] */
 	bool *ready;                  /* [n_expert] */
+	float *pf_x;     /* [n_embd] prefetch guess: the hidden state normed for the next layer */
+	float *pf_probs; /* [n_expert] the next layer's router output */
+	void *pf_act;    /* [act_row_max] pf_x converted for a non-f32 router */
+	int *pf_ids;     /* [K] guessed experts */
 	uint64_t act_row_max;         /* bytes of the widest converted row */
 	uint64_t bytes;               /* total, for the plan */
 };
@@ -71,6 +76,16 @@ struct floe_model {
 	struct floe_expert_cache *cache;
 	struct floe_plan plan;
 	struct floe_scratch s;
+	/* MoE orchestration */
+	bool prefetch;           /* next-layer prefetch during decode */
+	struct floe_trace rec;   /* routing trace being recorded (trace_out) */
+	bool recording;
+	uint64_t rec_saved;      /* rec.n_tokens at the last save */
+	uint16_t *rec_chunk;     /* [n_batch][n_layer][K] the current chunk's choices */
+	char trace_out[1024];
+	struct floe_trace replay; /* routing trace replayed (trace_replay) */
+	bool replaying;
+	uint64_t replay_pos;     /* next trace token */
 	/* stats */
 	struct floe_stats st;
 	struct floe_cache_stats cache_base; /* cache counters at the last reset */
@@ -107,5 +122,13 @@ void floe_scratch_free(struct floe_scratch *s);
  * into out[0]. */
 int floe_forward_chunk(struct floe_session *sess, const int32_t *tokens, int n, int pos, bool all,
 		       float *out, struct floe_err *err);
+
+/* The experts the MoE block of layer il uses for token t of the current
+ * chunk, when replaying a trace: the trace token (replay_pos + t) modulo its
+ * length. */
+static inline const uint16_t *floe_replay_row(const struct floe_model *m, int t, int il)
+{
+	return floe_trace_at(&m->replay, (m->replay_pos + (uint64_t)t) % m->replay.n_tokens, (uint32_t)il);
+}
 
 #endif

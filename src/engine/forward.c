@@ -294,19 +294,31 @@ static void top_k(const float *p, int n, int k, int *ids)
 	}
 }
 
-/* Softmax gating, top-k, renormalised weights w = p / max(sum p, 2^-14). */
-static void route(struct floe_model *m, int n)
+/* Softmax gating, top-k (or the replayed trace's experts), renormalised
+ * weights w = p / max(sum p, 2^-14); the choices go to the recorded trace. */
+static void route(struct floe_model *m, int il, int n)
 {
 	struct floe_scratch *s = &m->s;
 	const struct floe_hparams *hp = &m->w.hp;
-	const int NX = hp->n_expert, K = hp->n_expert_used;
+	const int NX = hp->n_expert, K = hp->n_expert_used, L = hp->n_layer;
 
 	for (int t = 0; t < n; t++) {
 		float *p = s->probs + (size_t)t * NX;
 		int *sel = s->sel + (size_t)t * K;
 		float *w = s->selw + (size_t)t * K;
 		floe_softmax(p, NX, 1.0f);
-		top_k(p, NX, K, sel);
+		if (m->replaying) {
+			const uint16_t *row = floe_replay_row(m, t, il);
+			for (int k = 0; k < K; k++)
+				sel[k] = row[k];
+		} else {
+			top_k(p, NX, K, sel);
+		}
+		if (m->recording) {
+			uint16_t *rec = m->rec_chunk + ((size_t)t * L + (size_t)il) * K;
+			for (int k = 0; k < K; k++)
+				rec[k] = (uint16_t)sel[k];
+		}
 		double sum = 0.0;
 		for (int k = 0; k < K; k++) {
 			w[k] = p[sel[k]];
@@ -365,9 +377,40 @@ static void run_expert(struct floe_model *m, int il, int e, const struct floe_ex
 		memcpy(s->eout + ((size_t)tok[i] * K + kk[i]) * E, s->down + (size_t)i * E, sizeof(float) * E);
 }
 
+/* Prefetch guess for layer il (the next one) during a decode step: its
+ * ffn_norm and router applied to the hidden state as it is now (after the
+ * previous layer's attention, before its MoE output is added), top-k, and
+ * the guessed experts' reads started into spare slots behind the demand
+ * reads.  The guess never changes results: only what is resident. */
+static int prefetch_guess(struct floe_model *m, int il, struct floe_err *err)
+{
+	struct floe_scratch *s = &m->s;
+	const struct floe_hparams *hp = &m->w.hp;
+	const struct floe_layer *l = &m->w.layers[il];
+	const int E = hp->n_embd, NX = hp->n_expert, K = hp->n_expert_used;
+	int rc;
+
+	floe_rms_norm(s->pf_x, s->x, l->ffn_norm.data, E, hp->rms_eps);
+	if (l->router.type == FLOE_TYPE_F32) {
+		struct f32_job j = {m->dotf32, l->router.data, s->pf_x, l->router.ne[1], E, 1, s->pf_probs, NX};
+		floe_pool_run(m->pool, f32_slice, &j);
+	} else {
+		uint32_t at = act_type_of(l->router.type);
+		convert_rows(m->kern, at, s->pf_x, 1, E, s->pf_act);
+		matmul_conv(m, l->router.type, l->router.data, NX, E, s->pf_act, 1, s->pf_probs, NX);
+	}
+	/* top-k of the logits is top-k of the softmax: no need for the exp. */
+	top_k(s->pf_probs, NX, K, s->pf_ids);
+	rc = floe_cache_prefetch(m->cache, il, s->pf_ids, K, err);
+	return rc < 0 ? rc : FLOE_OK;
+}
+
 /* Request experts e_list[0..n) from the cache in groups the cache can pin at
- * once and run each as its read lands. */
-static int run_experts(struct floe_model *m, int il, int n_list, const uint32_t at[3], struct floe_err *err)
+ * once and run each as its read lands.  For a decode step with prefetch on,
+ * the next layer's guess is made once this layer's reads are submitted, so
+ * its reads queue behind them and overlap this layer's compute. */
+static int run_experts(struct floe_model *m, int il, int n, int n_list, const uint32_t at[3],
+		       struct floe_err *err)
 {
 	struct floe_scratch *s = &m->s;
 	int group = (int)(m->plan.n_slots < (uint64_t)n_list ? m->plan.n_slots : (uint64_t)n_list);
@@ -378,6 +421,11 @@ static int run_experts(struct floe_model *m, int il, int n_list, const uint32_t 
 		rc = floe_cache_request(m->cache, il, s->e_list + i, g, s->refs, err);
 		if (rc)
 			return rc;
+		if (i == 0 && n == 1 && m->prefetch && il + 1 < m->w.hp.n_layer &&
+		    (rc = prefetch_guess(m, il + 1, err))) {
+			floe_cache_release(m->cache, s->refs, g);
+			return rc;
+		}
 		memset(s->ready, 0, sizeof(bool) * (size_t)g);
 		for (int done = 0; done < g; done++) {
 			int r = floe_cache_wait_any(m->cache, s->refs, s->ready, g, err);
@@ -404,7 +452,7 @@ static int moe_block(struct floe_model *m, int il, int n, struct floe_err *err)
 	for (int t = 0; t < n; t++)
 		floe_rms_norm(s->xn + (size_t)t * E, s->x + (size_t)t * E, l->ffn_norm.data, E, hp->rms_eps);
 	matmul_f32(m, &l->router, s->xn, n, s->probs, NX, &have);
-	route(m, n);
+	route(m, il, n);
 	for (int e = 0; e < NX; e++)
 		if (s->e_n[e])
 			s->e_list[n_list++] = e;
@@ -414,7 +462,7 @@ static int moe_block(struct floe_model *m, int il, int n, struct floe_err *err)
 	convert_rows(m->kern, at[0], s->xn, n, E, s->act);
 	if (at[1] != at[0])
 		convert_rows(m->kern, at[1], s->xn, n, E, s->act2);
-	rc = run_experts(m, il, n_list, at, err);
+	rc = run_experts(m, il, n, n_list, at, err);
 	if (rc)
 		return rc;
 
@@ -516,7 +564,7 @@ int floe_scratch_init(struct floe_scratch *s, const struct floe_weights *w, int 
 	struct {
 		void **p;
 		size_t bytes;
-	} bufs[23];
+	} bufs[27];
 	int nb = 0;
 	uint64_t total = 0;
 
@@ -555,6 +603,10 @@ int floe_scratch_init(struct floe_scratch *s, const struct floe_weights *w, int 
 	BUF(down, B * E * sizeof(float));
 	BUF(refs, NX * sizeof(struct floe_expert_ref));
 	BUF(ready, NX * sizeof(bool));
+	BUF(pf_x, E * sizeof(float));
+	BUF(pf_probs, NX * sizeof(float));
+	BUF(pf_act, arm);
+	BUF(pf_ids, K * sizeof(int));
 #undef BUF
 	for (int i = 0; i < nb; i++)
 		total += floe_round_up(bufs[i].bytes ? bufs[i].bytes : 1, 64);
@@ -575,7 +627,8 @@ void floe_scratch_free(struct floe_scratch *s)
 {
 	void *ps[] = {s->x,    s->xn,   s->q,     s->k,    s->v,      s->attn, s->scores, s->act,
 		      s->act2, s->probs, s->sel,  s->selw, s->eout,   s->e_tok, s->e_k,   s->e_n,
-		      s->e_list, s->gath, s->gate, s->up,  s->down,   s->refs, s->ready};
+		      s->e_list, s->gath, s->gate, s->up,  s->down,   s->refs, s->ready, s->pf_x,
+		      s->pf_probs, s->pf_act, s->pf_ids};
 
 	for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++)
 		floe_free_aligned(ps[i]);
