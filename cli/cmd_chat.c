@@ -151,8 +151,7 @@ int cmd_chat(int argc, char **argv)
 	if (cli_sampler_create(&o, floe_tokenizer_n_vocab(c.tok), &c.smp))
 		goto out;
 	if (floe_detok_init(&c.dt, c.tok, false, &err)) {
-		fprintf(stderr, "floe chat: %s
-", err.msg);
+		fprintf(stderr, "floe chat: %s\n", err.msg);
 		goto out;
 	}
 	if (floe_session_create(c.m, &c.s)) {

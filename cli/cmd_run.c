@@ -216,8 +216,7 @@ int cmd_run(int argc, char **argv)
 	if (cli_sampler_create(&o, floe_tokenizer_n_vocab(tok), &smp))
 		goto out;
 	if (floe_detok_init(&dt, tok, false, &err)) {
-		fprintf(stderr, "floe run: %s
-", err.msg);
+		fprintf(stderr, "floe run: %s\n", err.msg);
 		goto out;
 	}
 	if ((st = floe_session_create(m, &s))) {
