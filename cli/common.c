@@ -25,7 +25,8 @@ const char cli_opts_help[] =
 	"  --kv-f16               f16 KV cache\n"
 	"  --policy NAME          expert cache eviction: lru, lfu, lrfu, layer-lru, layer-lrfu\n"
 	"                         (default layer-lrfu)\n"
-	"  --prefetch on|off      guess the next layer's experts during decode (default off)\n"
+	"  --prefetch on|off|oracle  guess the next layer's experts during decode (default off;\n"
+	"                         oracle: with --trace-replay, the trace's own, an upper bound)\n"
 	"  --trace-out FILE       record the experts every token chose in every layer\n"
 	"  --trace-replay FILE    use a recorded (or synthetic) trace's experts instead of the router's\n"
 	"  --ref                  scalar reference kernels (slow; for checking)\n"
@@ -118,8 +119,10 @@ bool cli_opts_parse(int argc, char **argv, int *i, struct cli_opts *o, bool *mat
 			o->prefetch = FLOE_PREFETCH_ON;
 		else if (!strcmp(v, "off"))
 			o->prefetch = FLOE_PREFETCH_OFF;
+		else if (!strcmp(v, "oracle"))
+			o->prefetch = FLOE_PREFETCH_ORACLE;
 		else {
-			fprintf(stderr, "floe: --prefetch: '%s' is not on or off\n", v);
+			fprintf(stderr, "floe: --prefetch: '%s' is not on, off or oracle\n", v);
 			return false;
 		}
 		return true;

@@ -103,6 +103,9 @@ enum floe_prefetch {
 	FLOE_PREFETCH_OFF = 1,
 	FLOE_PREFETCH_ON = 2,      /* guess layer L+1 with its router on the hidden state
 				    * after L's attention; read into spare slots */
+	FLOE_PREFETCH_ORACLE = 3,  /* benchmarks, with trace_replay only: prefetch the
+				    * trace's own next-layer experts (a perfect guess: the
+				    * upper bound of what any guess can gain) */
 };
 
 /* Everything floe_model_open needs.  Start from floe_params_default() and
@@ -194,6 +197,7 @@ struct floe_plan {
 	char io[96];             /* "io_uring, O_DIRECT, depth 16" */
 	char policy[16];         /* eviction policy: "layer-lrfu", ... */
 	bool prefetch;           /* next-layer prefetch on */
+	bool prefetch_oracle;    /* ... from the replayed trace (FLOE_PREFETCH_ORACLE) */
 };
 void floe_model_plan(const floe_model *m, struct floe_plan *out);
 /* Multi-line human-readable plan (each line ends with '\n'); returns the

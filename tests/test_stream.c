@@ -200,10 +200,11 @@ static void test_trace_record_replay(void)
 			floe_trace_free(&t);
 		}
 
-		const int policies[] = {FLOE_CACHE_LRU, FLOE_CACHE_LAYER_LRFU};
-		for (int pi = 0; pi < 2; pi++) {
-			struct opts rep = {.mem = min, .trace_replay = path, .policy = policies[pi],
-					   .prefetch = FLOE_PREFETCH_ON};
+		const int policies[] = {FLOE_CACHE_LRU, FLOE_CACHE_LAYER_LRFU, FLOE_CACHE_LFU};
+		const int prefetch[] = {FLOE_PREFETCH_ON, FLOE_PREFETCH_OFF, FLOE_PREFETCH_ORACLE};
+		for (int pi = 0; pi < 3; pi++) {
+			struct opts rep = {.mem = min + (pi == 2 ? 6 * plan.slot_bytes : 0), .trace_replay = path,
+					   .policy = policies[pi], .prefetch = prefetch[pi]};
 			m = open_simple(models[mi], &rep);
 			REQUIRE(m);
 			float *got = workload(m, &pr);
@@ -213,6 +214,9 @@ static void test_trace_record_replay(void)
 				       models[mi]);
 			floe_stats_get(m, &st);
 			CHECK(st.trace_tokens == pr.n_rows + DECODE_STEPS);
+			if (prefetch[pi] == FLOE_PREFETCH_ORACLE) /* perfect guesses are all used */
+				CHECKF(st.prefetches > 0 && st.prefetch_useful == st.prefetches, "%llu of %llu",
+				       (unsigned long long)st.prefetch_useful, (unsigned long long)st.prefetches);
 			free(got);
 			floe_model_close(m);
 		}
@@ -359,9 +363,12 @@ static void test_policy_names(void)
 	struct opts bad = {.policy = 6};
 	CHECK(open_opts("q8_0", &bad, &rc, msg, sizeof(msg)) == NULL && rc == FLOE_EARG);
 	CHECKF(strstr(msg, "cache_policy 6") != NULL, "%s", msg);
-	struct opts badpf = {.prefetch = 3};
+	struct opts badpf = {.prefetch = 4};
 	CHECK(open_opts("q8_0", &badpf, &rc, msg, sizeof(msg)) == NULL && rc == FLOE_EARG);
-	CHECKF(strstr(msg, "prefetch 3") != NULL, "%s", msg);
+	CHECKF(strstr(msg, "prefetch 4") != NULL, "%s", msg);
+	struct opts oracle = {.prefetch = FLOE_PREFETCH_ORACLE};
+	CHECK(open_opts("q8_0", &oracle, &rc, msg, sizeof(msg)) == NULL && rc == FLOE_EARG);
+	CHECKF(strstr(msg, "trace_replay") != NULL, "%s", msg);
 	/* the default is named in the plan */
 	struct opts def = {0};
 	floe_model *m = open_simple("q8_0", &def);

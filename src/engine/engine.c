@@ -210,6 +210,7 @@ static int make_plan(struct floe_model *m, struct floe_err *err)
 	p->all_resident = p->n_slots == total;
 	snprintf(p->policy, sizeof(p->policy), "%s", floe_cache_policy_name(m->params.cache_policy));
 	p->prefetch = m->prefetch;
+	p->prefetch_oracle = m->params.prefetch == FLOE_PREFETCH_ORACLE;
 	return FLOE_OK;
 }
 
@@ -248,13 +249,15 @@ static int check_params(struct floe_model *m, struct floe_err *err)
 	if (p->cache_policy < 0 || p->cache_policy > FLOE_POLICY_COUNT)
 		return floe_fail(err, FLOE_EARG, "cache_policy %d is not an enum floe_cache_policy",
 				 p->cache_policy);
-	if (p->prefetch < 0 || p->prefetch > FLOE_PREFETCH_ON)
+	if (p->prefetch < 0 || p->prefetch > FLOE_PREFETCH_ORACLE)
 		return floe_fail(err, FLOE_EARG, "prefetch %d is not an enum floe_prefetch", p->prefetch);
+	if (p->prefetch == FLOE_PREFETCH_ORACLE && !p->trace_replay)
+		return floe_fail(err, FLOE_EARG, "oracle prefetch needs a replayed trace (trace_replay)");
 	if (p->cache_policy == FLOE_CACHE_POLICY_DEFAULT)
 		p->cache_policy = DEFAULT_POLICY;
 	if (p->prefetch == FLOE_PREFETCH_DEFAULT)
 		p->prefetch = DEFAULT_PREFETCH;
-	m->prefetch = p->prefetch == FLOE_PREFETCH_ON;
+	m->prefetch = p->prefetch == FLOE_PREFETCH_ON || p->prefetch == FLOE_PREFETCH_ORACLE;
 	if (p->n_ctx == 0)
 		p->n_ctx = hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
 	if (p->n_ctx > (1 << 24))
@@ -482,7 +485,7 @@ int floe_plan_format(const struct floe_plan *p, char *buf, size_t len)
 			(double)p->slot_bytes / 1024.0, 100.0 * p->cache_share,
 			(unsigned long long)p->n_experts_total, p->all_resident ? ", all resident" : "",
 			(double)p->min_mem_bytes / 1048576.0, p->io, p->policy,
-			p->prefetch ? "next layer" : "off");
+			p->prefetch_oracle ? "oracle (the replayed trace)" : p->prefetch ? "next layer" : "off");
 }
 
 /* ---- sessions ------------------------------------------------------------- */

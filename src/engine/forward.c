@@ -390,6 +390,13 @@ static int prefetch_guess(struct floe_model *m, int il, struct floe_err *err)
 	const int E = hp->n_embd, NX = hp->n_expert, K = hp->n_expert_used;
 	int rc;
 
+	if (m->plan.prefetch_oracle) {
+		const uint16_t *row = floe_replay_row(m, 0, il);
+		for (int k = 0; k < K; k++)
+			s->pf_ids[k] = row[k];
+		rc = floe_cache_prefetch(m->cache, il, s->pf_ids, K, err);
+		return rc < 0 ? rc : FLOE_OK;
+	}
 	floe_rms_norm(s->pf_x, s->x, l->ffn_norm.data, E, hp->rms_eps);
 	if (l->router.type == FLOE_TYPE_F32) {
 		struct f32_job j = {m->dotf32, l->router.data, s->pf_x, l->router.ne[1], E, 1, s->pf_probs, NX};
