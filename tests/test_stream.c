@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "experts/trace.h"
@@ -486,6 +487,91 @@ static void test_stats_add_up(void)
 	free(pr.buf);
 }
 
+/* ---- the CLI ------------------------------------------------------------------ */
+
+/* Run the floe binary (FLOE_BIN, set by run_tests.sh) with args, stdout and
+ * stderr to files; the exit status or -1. */
+static int floe_cli(const char *args, const char *out, const char *errf)
+{
+	const char *bin = getenv("FLOE_BIN");
+	char cmd[2048];
+	int st;
+
+	if (!bin)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "%s %s </dev/null >%s 2>%s", bin, args, out, errf);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static bool file_has(const char *path, const char *needle)
+{
+	size_t n = 0;
+	char *s = harness_read_file(path, &n);
+	bool ok;
+
+	if (!s)
+		return false;
+	s[n] = '\0'; /* harness_read_file leaves room for it */
+	ok = strstr(s, needle) != NULL;
+	if (!ok)
+		fprintf(stderr, "    %s was: %s\n", path, s);
+	free(s);
+	return ok;
+}
+
+/* floe run --trace-out, then --trace-replay of it with another policy,
+ * prefetch on and a tiny budget: the same ids and prompt logits; bad
+ * --policy and a trace of another shape are refused. */
+static void test_cli_trace_policy(void)
+{
+	char tr[64], l1[64], l2[64], o1[64], o2[64], e[64], big[64], args[1024];
+	const char *model = FIXTURE("tiny-qwen3moe-q8_0.gguf");
+
+	if (!getenv("FLOE_BIN")) {
+		fprintf(stderr, "  FLOE_BIN not set: run through tests/run_tests.sh\n");
+		CHECK(getenv("FLOE_BIN") != NULL);
+		return;
+	}
+	temp_path(tr, sizeof(tr), "clitr");
+	temp_path(l1, sizeof(l1), "clil1");
+	temp_path(l2, sizeof(l2), "clil2");
+	temp_path(o1, sizeof(o1), "clio1");
+	temp_path(o2, sizeof(o2), "clio2");
+	temp_path(e, sizeof(e), "clie");
+	temp_path(big, sizeof(big), "clibig");
+	snprintf(args, sizeof(args),
+		 "run -m %s --tokens 1,2,3,4,5,6,7 -n 10 --temp 0 --print-ids --ignore-eos --trace-out %s "
+		 "--logits-out %s",
+		 model, tr, l1);
+	CHECK(floe_cli(args, o1, e) == 0);
+	CHECK(file_has(e, "policy layer-lrfu, prefetch off"));
+	snprintf(args, sizeof(args),
+		 "run -m %s --tokens 1,2,3,4,5,6,7 -n 10 --temp 0 --print-ids --ignore-eos --trace-replay %s "
+		 "--logits-out %s --mem 25M --policy lru --prefetch on",
+		 model, tr, l2);
+	CHECK(floe_cli(args, o2, e) == 0);
+	CHECK(file_has(e, "policy lru, prefetch next layer") && file_has(e, "| prefetch "));
+	size_t n1 = 0, n2 = 0, m1 = 0, m2 = 0;
+	char *a = harness_read_file(l1, &n1), *b = harness_read_file(l2, &n2);
+	char *c = harness_read_file(o1, &m1), *d = harness_read_file(o2, &m2);
+	CHECK(a && b && n1 == n2 && n1 > 0 && !memcmp(a, b, n1));
+	CHECK(c && d && m1 == m2 && m1 > 10 && !memcmp(c, d, m1));
+	free(a);
+	free(b);
+	free(c);
+	free(d);
+	snprintf(args, sizeof(args), "run -m %s --tokens 1,2 -n 1 --policy mru", model);
+	CHECK(floe_cli(args, o1, e) == 2 && file_has(e, "--policy: 'mru'"));
+	snprintf(args, sizeof(args), "bench --synth k8-128 --write-trace %s", big);
+	CHECK(floe_cli(args, o1, e) == 0);
+	snprintf(args, sizeof(args), "run -m %s --tokens 1,2 -n 1 --trace-replay %s", model, big);
+	CHECK(floe_cli(args, o1, e) == 1 && file_has(e, "the trace has 48 layers, 128 experts, k=8"));
+	const char *files[] = {tr, l1, l2, o1, o2, e, big};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		unlink(files[i]);
+}
+
 int main(void)
 {
 	RUN(test_policy_names);
@@ -494,5 +580,6 @@ int main(void)
 	RUN(test_trace_wrong_shape);
 	RUN(test_policies_and_prefetch_identical);
 	RUN(test_stats_add_up);
+	RUN(test_cli_trace_policy);
 	return harness_finish();
 }
