@@ -514,6 +514,17 @@ ALWAYS_INLINE __m256i b32_dot(int kind, __m256i q, __m256i y)
 	}
 }
 
+/* ggml's AVX2 dots keep ONE 8-lane accumulator for Q8_0, Q4_0, Q5_0, Q4_1
+ * and Q5_1 (as does llamafile's tinyBLAS_Q0_AVX, which multiplies Q8_0/Q4_0
+ * prompt chunks), but two (even and odd blocks, added before the horizontal
+ * sum) for IQ4_NL and MXFP4.  The order is part of the result: a second
+ * accumulator moves a row by an ulp, enough to flip a later Q8 activation
+ * rounding (measured on the q8_0 fixture: 0.26 logit jump). */
+ALWAYS_INLINE bool b32_two_acc(int kind)
+{
+	return kind == B32_IQ4_NL || kind == B32_MXFP4;
+}
+
 ALWAYS_INLINE void b32_dot_n(int kind, int64_t n, const void *w, const uint8_t *act, size_t stride, int nt,
 			     float *out)
 {
@@ -522,12 +533,12 @@ ALWAYS_INLINE void b32_dot_n(int kind, int64_t n, const void *w, const uint8_t *
 	const size_t qoff = b32_has_min(kind) ? 4 : 2; /* quants after d (and s) */
 	int64_t nb = n / 32, i = 0;
 	__m256 a0[MAX_NT], a1[MAX_NT];
-	__m128 am[MAX_NT]; /* sum of m_w * s_a, for the types with a min */
+	float sm[MAX_NT]; /* sum of m_w * s_a in block order, for the types with a min */
 
 	UNROLL for (int t = 0; t < nt; t++)
 	{
 		a0[t] = a1[t] = _mm256_setzero_ps();
-		am[t] = _mm_setzero_ps();
+		sm[t] = 0.0f;
 	}
 	for (; i + 4 <= nb; i += 4) {
 		const uint8_t *xb = x + (size_t)i * xs;
@@ -537,8 +548,6 @@ ALWAYS_INLINE void b32_dot_n(int kind, int64_t n, const void *w, const uint8_t *
 		{
 			const uint8_t *yb = act + (size_t)t * stride + (size_t)i * ys;
 			d4[t] = _mm256_castps128_ps256(_mm_mul_ps(dx, f16x4_strided(yb, ys)));
-			if (b32_has_min(kind))
-				am[t] = _mm_fmadd_ps(f16x4_strided(xb + 2, xs), f16x4_strided(yb + 2, ys), am[t]);
 		}
 		UNROLL for (int k = 0; k < 4; k++)
 		{
@@ -548,10 +557,12 @@ ALWAYS_INLINE void b32_dot_n(int kind, int64_t n, const void *w, const uint8_t *
 				const uint8_t *yb = act + (size_t)t * stride + (size_t)(i + k) * ys;
 				__m256i p = b32_dot(kind, q, _mm256_loadu_si256((const __m256i *)(yb + qoff)));
 				__m256 d = _mm256_permutevar8x32_ps(d4[t], _mm256_set1_epi32(k));
-				if (k & 1)
+				if (b32_two_acc(kind) && (k & 1))
 					a1[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), a1[t]);
 				else
 					a0[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), a0[t]);
+				if (b32_has_min(kind))
+					sm[t] = __builtin_fmaf(f16_at(xb + (size_t)k * xs + 2), f16_at(yb + 2), sm[t]);
 			}
 		}
 	}
@@ -564,19 +575,19 @@ ALWAYS_INLINE void b32_dot_n(int kind, int64_t n, const void *w, const uint8_t *
 			const uint8_t *yb = act + (size_t)t * stride + (size_t)i * ys;
 			__m256i p = b32_dot(kind, q, _mm256_loadu_si256((const __m256i *)(yb + qoff)));
 			__m256 d = _mm256_set1_ps(dx * f16_at(yb));
-			if (i & 1)
+			if (b32_two_acc(kind) && (i & 1))
 				a1[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), a1[t]);
 			else
 				a0[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), a0[t]);
 			if (b32_has_min(kind))
-				am[t] = _mm_add_ss(am[t], _mm_set_ss(f16_at(xb + 2) * f16_at(yb + 2)));
+				sm[t] = __builtin_fmaf(f16_at(xb + 2), f16_at(yb + 2), sm[t]);
 		}
 	}
 	UNROLL for (int t = 0; t < nt; t++)
 	{
-		out[t] = hsum_ps(_mm256_add_ps(a0[t], a1[t]));
+		out[t] = hsum_ps(b32_two_acc(kind) ? _mm256_add_ps(a0[t], a1[t]) : a0[t]);
 		if (b32_has_min(kind))
-			out[t] += hsum_ps128(am[t]);
+			out[t] += sm[t];
 	}
 }
 
