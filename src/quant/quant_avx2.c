@@ -515,14 +515,49 @@ ALWAYS_INLINE __m256i b32_dot(int kind, __m256i q, __m256i y)
 }
 
 /* ggml's AVX2 dots keep ONE 8-lane accumulator for Q8_0, Q4_0, Q5_0, Q4_1
- * and Q5_1 (as does llamafile's tinyBLAS_Q0_AVX, which multiplies Q8_0/Q4_0
+ * and Q5_1 (as does llamafile's tinyBLAS_Q0_AVX, which multiplies Q8_0
  * prompt chunks), but two (even and odd blocks, added before the horizontal
- * sum) for IQ4_NL and MXFP4.  The order is part of the result: a second
+ * sum) for IQ4_NL and MXFP4 (used only if they were not repacked, see
+ * b32_blockwise: today they always take the blockwise order).  The order is part of the result: a second
  * accumulator moves a row by an ulp, enough to flip a later Q8 activation
  * rounding (measured on the q8_0 fixture: 0.26 logit jump). */
 ALWAYS_INLINE bool b32_two_acc(int kind)
 {
 	return kind == B32_IQ4_NL || kind == B32_MXFP4;
+}
+
+/* On AVX2 llama.cpp repacks Q4_0, IQ4_NL and MXFP4 weights (rows a multiple
+ * of 8, the default "extra buffer types") and multiplies them with its
+ * 8x8 interleaved GEMV/GEMM kernels, which order the sum differently from
+ * its plain dots: each block's integer dot is completed first, then
+ * acc = fma((float)isum, d_w * d_a, acc) block after block, one scalar
+ * accumulator per output.  Following that order is what keeps later Q8
+ * activation roundings from flipping (measured on the q4_0 fixture). */
+ALWAYS_INLINE bool b32_blockwise(int kind)
+{
+	return kind == B32_Q4_0 || kind == B32_IQ4_NL || kind == B32_MXFP4;
+}
+
+ALWAYS_INLINE void b32_dot_blockwise_n(int kind, int64_t n, const void *w, const uint8_t *act, size_t stride,
+				       int nt, float *out)
+{
+	const uint8_t *x = w;
+	const size_t xs = b32_size(kind), ys = b32_act_size(kind);
+	float acc[MAX_NT];
+
+	UNROLL for (int t = 0; t < nt; t++) acc[t] = 0.0f;
+	for (int64_t i = 0; i < n / 32; i++) {
+		const uint8_t *xb = x + (size_t)i * xs;
+		__m256i q = b32_quants(kind, xb);
+		float dx = b32_wscale(kind, xb);
+		UNROLL for (int t = 0; t < nt; t++)
+		{
+			const uint8_t *yb = act + (size_t)t * stride + (size_t)i * ys;
+			int32_t isum = hsum_epi32(b32_dot(kind, q, _mm256_loadu_si256((const __m256i *)(yb + 2))));
+			acc[t] = __builtin_fmaf((float)isum, dx * f16_at(yb), acc[t]);
+		}
+	}
+	UNROLL for (int t = 0; t < nt; t++) out[t] = acc[t];
 }
 
 ALWAYS_INLINE void b32_dot_n(int kind, int64_t n, const void *w, const uint8_t *act, size_t stride, int nt,
@@ -534,6 +569,11 @@ ALWAYS_INLINE void b32_dot_n(int kind, int64_t n, const void *w, const uint8_t *
 	int64_t nb = n / 32, i = 0;
 	__m256 a0[MAX_NT], a1[MAX_NT];
 	float sm[MAX_NT]; /* sum of m_w * s_a in block order, for the types with a min */
+
+	if (b32_blockwise(kind)) {
+		b32_dot_blockwise_n(kind, n, w, act, stride, nt, out);
+		return;
+	}
 
 	UNROLL for (int t = 0; t < nt; t++)
 	{
