@@ -858,14 +858,9 @@ ALWAYS_INLINE void q4_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 {
 	const struct block_q4_K *x = w;
 	const __m256i m4 = _mm256_set1_epi8(15);
-	__m256 acc[MAX_NT];
-	__m128 acc_m[MAX_NT];
+	float acc[MAX_NT], acc_m[MAX_NT];
 
-	UNROLL for (int t = 0; t < nt; t++)
-	{
-		acc[t] = _mm256_setzero_ps();
-		acc_m[t] = _mm_setzero_ps();
-	}
+	UNROLL for (int t = 0; t < nt; t++) acc[t] = acc_m[t] = 0.0f;
 	for (int64_t i = 0; i < n / 256; i++) {
 		__m128i sm = k4_scales_mins(x[i].scales);
 		__m256i sc = both_halves(_mm_cvtepu8_epi16(sm));
@@ -895,11 +890,13 @@ ALWAYS_INLINE void q4_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 		{
 			const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
 			__m128i pm = _mm_madd_epi16(mins, bsums_pairs(y->bsums));
-			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
-			acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(y->d * dmx), _mm_cvtepi32_ps(pm), acc_m[t]);
+			__m128i pm2 = _mm_add_epi32(pm, _mm_unpackhi_epi64(pm, pm));
+			int32_t imin = _mm_cvtsi128_si32(_mm_add_epi32(pm2, _mm_shuffle_epi32(pm2, 1)));
+			acc[t] = __builtin_fmaf((float)hsum_epi32(sumi[t]), dx * y->d, acc[t]);
+			acc_m[t] = __builtin_fmaf((float)imin, dmx * y->d, acc_m[t]);
 		}
 	}
-	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]) - hsum_ps128(acc_m[t]);
+	UNROLL for (int t = 0; t < nt; t++) out[t] = acc[t] - acc_m[t];
 }
 
 
