@@ -854,7 +854,8 @@ static inline __m128i k4_scales_mins(const uint8_t *b)
  * 64j + 32 + l the high nibble; sub-block k (32 elements) has scale sc[k]
  * and min mn[k]: value d * sc * q - dmin * mn.  For up to MAX_NT activation
  * rows at once, like q4_0_dot_n. */
-ALWAYS_INLINE void q4_K_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
+ALWAYS_INLINE void q4_K_core(bool gemm, int64_t n, const void *w, const uint8_t *act, size_t stride, int nt,
+			     float *out)
 {
 	const struct block_q4_K *x = w;
 	const __m256i m4 = _mm256_set1_epi8(15);
@@ -867,6 +868,10 @@ ALWAYS_INLINE void q4_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 		__m128i mins = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm));
 		__m256i sumi[MAX_NT];
 		const uint8_t *q4 = x[i].qs;
+		const float dx = h2f(x[i].d), dmx = h2f(x[i].dmin);
+		uint8_t mn8[16];
+		_mm_storeu_si128((__m128i *)mn8, sm);
+		const uint8_t *mn8p = mn8 + 8;
 
 		UNROLL for (int t = 0; t < nt; t++) sumi[t] = _mm256_setzero_si256();
 		UNROLL for (int j = 0; j < 4; j++)
@@ -878,14 +883,23 @@ ALWAYS_INLINE void q4_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 			__m256i sch = _mm256_shuffle_epi8(sc, mask_one(2 * j + 1));
 			UNROLL for (int t = 0; t < nt; t++)
 			{
-				const int8_t *q8 = ACT_BLOCK(struct block_q8_K, act, stride, t, i)->qs + 64 * j;
+				const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
+				const int8_t *q8 = y->qs + 64 * j;
 				__m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
 				__m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
-				sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(_mm256_madd_epi16(pl, scl),
-										     _mm256_madd_epi16(ph, sch)));
+				__m256i sj = _mm256_add_epi32(_mm256_madd_epi16(pl, scl), _mm256_madd_epi16(ph, sch));
+				if (gemm) {
+					int32_t mn = mn8p[2 * j] * (y->bsums[4 * j] + y->bsums[4 * j + 1]) +
+						     mn8p[2 * j + 1] * (y->bsums[4 * j + 2] + y->bsums[4 * j + 3]);
+					acc[t] = __builtin_fmaf((float)hsum_epi32(sj), dx * y->d, acc[t]);
+					acc_m[t] = __builtin_fmaf((float)mn, dmx * y->d, acc_m[t]);
+				} else {
+					sumi[t] = _mm256_add_epi32(sumi[t], sj);
+				}
 			}
 		}
-		float dx = h2f(x[i].d), dmx = h2f(x[i].dmin);
+		if (gemm)
+			continue;
 		UNROLL for (int t = 0; t < nt; t++)
 		{
 			const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
@@ -899,6 +913,17 @@ ALWAYS_INLINE void q4_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 	UNROLL for (int t = 0; t < nt; t++) out[t] = acc[t] - acc_m[t];
 }
 
+
+ALWAYS_INLINE void q4_K_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
+{
+	q4_K_core(false, n, w, act, stride, nt, out);
+}
+
+ALWAYS_INLINE void q4_K_gemm_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt,
+				   float *out)
+{
+	q4_K_core(true, n, w, act, stride, nt, out);
+}
 
 /* Q5_K: as Q4_K with a fifth bit: bit 2j of qh[l] for element 64j + l and
  * bit 2j + 1 for element 64j + 32 + l. */
@@ -1049,6 +1074,7 @@ ONE_ROW_FN(q6_K)
 ROWS_FN(q8_0)
 ROWS_FN(q4_0)
 ROWS_FN(q4_K)
+ROWS_FN(q4_K_gemm)
 ROWS_FN(q6_K)
 ROWS_FN(q2_K)
 ROWS_FN(q3_K)
@@ -1095,6 +1121,13 @@ floe_vec_dot_rows_fn floe_vec_dot_rows_avx2(uint32_t type)
 	default:
 		return NULL;
 	}
+}
+
+/* Multi-row kernels in the order of llama.cpp's repacked GEMM, where it
+ * differs from its GEMV (see q4_K_core); NULL where the two agree. */
+floe_vec_dot_rows_fn floe_vec_dot_rows_gemm_avx2(uint32_t type)
+{
+	return type == FLOE_TYPE_Q4_K ? q4_K_gemm_rows : NULL;
 }
 
 /* ---------------------------------------------------------------------
