@@ -735,14 +735,17 @@ static inline __m128i bsums_pairs(const int16_t *bsums)
 /* Q2_K: element 128h + 32s + l (h < 2, s < 4, l < 32) is bits 2s..2s+1 of
  * qs[32h + l]; 16-element group g = 8h + 2s + (l >= 16) has scale
  * scales[g] & 15 and min scales[g] >> 4. */
+/* Q2_K in ggml_vec_dot_q2_K_q8_K's order: one 8-lane accumulator that takes
+ * the mins (times -d_a * dmin) first and then the scaled sums, per block.
+ * Q2_K and Q3_K are not repacked on AVX2, so this is what llama.cpp runs. */
 ALWAYS_INLINE void q2_K_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
 {
 	const struct block_q2_K *x = w;
 	const __m256i m3 = _mm256_set1_epi8(3);
 	const __m128i m4 = _mm_set1_epi8(15);
-	__m256 acc[MAX_NT], acc_m[MAX_NT];
+	__m256 acc[MAX_NT];
 
-	UNROLL for (int t = 0; t < nt; t++) acc[t] = acc_m[t] = _mm256_setzero_ps();
+	UNROLL for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n / 256; i++) {
 		__m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
 		__m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), m4));
@@ -771,11 +774,11 @@ ALWAYS_INLINE void q2_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 		{
 			const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
 			__m256i pm = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)y->bsums));
+			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(-y->d * dmx), _mm256_cvtepi32_ps(pm), acc[t]);
 			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
-			acc_m[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dmx), _mm256_cvtepi32_ps(pm), acc_m[t]);
 		}
 	}
-	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]) - hsum_ps(acc_m[t]);
+	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]);
 }
 
 /* Q3_K scales: 16 six-bit values; the low 4 bits of scale j are the low
@@ -804,7 +807,6 @@ ALWAYS_INLINE void q3_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 	UNROLL for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n / 256; i++) {
 		__m128i sc8 = q3_k_scales(x[i].scales);
-		__m256i sc16 = _mm256_cvtepi8_epi16(sc8);
 		__m256i hm = _mm256_loadu_si256((const __m256i *)x[i].hmask);
 		__m256i sumi[MAX_NT];
 
@@ -816,12 +818,13 @@ ALWAYS_INLINE void q3_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 			UNROLL for (int s = 0; s < 4; s++)
 			{
 				__m256i lo = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
-				__m256i q = _mm256_or_si256(lo, _mm256_and_si256(move_bit(hm, 4 * h + s, 2), b2));
+				__m256i nh = _mm256_andnot_si256(move_bit(hm, 4 * h + s, 2), b2); /* 4 if no high bit */
 				__m256i scs = _mm256_shuffle_epi8(sc, mask_pair(s));
 				UNROLL for (int t = 0; t < nt; t++)
 				{
 					const int8_t *q8 = ACT_BLOCK(struct block_q8_K, act, stride, t, i)->qs + 128 * h + 32 * s;
-					__m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)q8));
+					__m256i y8 = _mm256_loadu_si256((const __m256i *)q8);
+					__m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(lo, y8), _mm256_maddubs_epi16(nh, y8));
 					sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(p, scs));
 				}
 			}
@@ -830,9 +833,7 @@ ALWAYS_INLINE void q3_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 		UNROLL for (int t = 0; t < nt; t++)
 		{
 			const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
-			__m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y->bsums));
-			__m256i si = _mm256_sub_epi32(sumi[t], _mm256_slli_epi32(off, 2));
-			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(si), acc[t]);
+			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
 		}
 	}
 	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]);
@@ -932,12 +933,12 @@ ALWAYS_INLINE void q5_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 	const struct block_q5_K *x = w;
 	const __m256i m4 = _mm256_set1_epi8(15), b4 = _mm256_set1_epi8(16);
 	__m256 acc[MAX_NT];
-	__m128 acc_m[MAX_NT];
+	float acc_m[MAX_NT];
 
 	UNROLL for (int t = 0; t < nt; t++)
 	{
 		acc[t] = _mm256_setzero_ps();
-		acc_m[t] = _mm_setzero_ps();
+		acc_m[t] = 0.0f;
 	}
 	for (int64_t i = 0; i < n / 256; i++) {
 		__m128i sm = k4_scales_mins(x[i].scales);
@@ -971,10 +972,12 @@ ALWAYS_INLINE void q5_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 			const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
 			__m128i pm = _mm_madd_epi16(mins, bsums_pairs(y->bsums));
 			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
-			acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(y->d * dmx), _mm_cvtepi32_ps(pm), acc_m[t]);
+			__m128i pm2 = _mm_add_epi32(pm, _mm_unpackhi_epi64(pm, pm));
+			int32_t imin = _mm_cvtsi128_si32(_mm_add_epi32(pm2, _mm_shuffle_epi32(pm2, 1)));
+			acc_m[t] = __builtin_fmaf(-y->d * dmx, (float)imin, acc_m[t]);
 		}
 	}
-	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]) - hsum_ps128(acc_m[t]);
+	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]) + acc_m[t];
 }
 
 /* Q6_K: in each 128-element half h (ql += 64h, qh += 32h), for l < 32:
