@@ -27,6 +27,7 @@
 #include "engine/dotf32.h"
 #include "engine/ops.h"
 
+
 /* ---- matmul over the pool ------------------------------------------------- */
 
 struct mm_job {
@@ -35,7 +36,7 @@ struct mm_job {
 	const void *w;
 	int64_t rows, cols;
 	const void *act;
-	int64_t n_tok;
+	int64_t n_tok, n_gemm;
 	float *out;
 	int64_t stride;
 };
@@ -44,7 +45,8 @@ static void mm_slice(void *ctx, int ith, int nth)
 {
 	const struct mm_job *j = ctx;
 
-	floe_matmul(j->k, j->type, j->w, j->rows, j->cols, j->act, j->n_tok, j->out, j->stride, ith, nth);
+	floe_matmul_gemm(j->k, j->type, j->w, j->rows, j->cols, j->act, j->n_tok, j->n_gemm, j->out, j->stride,
+			 ith, nth);
 }
 
 static uint32_t act_type_of(uint32_t type)
@@ -66,11 +68,16 @@ static void convert_rows(const struct floe_kernels *k, uint32_t act_type, const 
 	}
 }
 
-/* out[t*stride + r] = W[r] . act[t] for already converted activations. */
+/* out[t*stride + r] = W[r] . act[t] for already converted activations.
+ * dense: a plain matmul (attention, output head), which llama.cpp runs
+ * through its repacked GEMM for the first n - n % 4 tokens and its GEMV for
+ * the rest; expert matmuls (mul_mat_id) always take the GEMV.  The two sum
+ * some types (Q4_K) in different orders; floe_matmul_gemm follows both. */
 static void matmul_conv(struct floe_model *m, uint32_t type, const void *w, int64_t rows, int64_t cols,
-			const void *act, int n_tok, float *out, int64_t stride)
+			const void *act, int n_tok, float *out, int64_t stride, bool dense)
 {
-	struct mm_job j = {m->kern, type, w, rows, cols, act, n_tok, out, stride};
+	int64_t n_gemm = dense && n_tok > 3 ? n_tok - n_tok % 4 : 0;
+	struct mm_job j = {m->kern, type, w, rows, cols, act, n_tok, n_gemm, out, stride};
 
 	floe_pool_run(m->pool, mm_slice, &j);
 }
@@ -121,7 +128,7 @@ static void matmul_f32(struct floe_model *m, const struct floe_tensor *t, const 
 		if (have)
 			*have = at;
 	}
-	matmul_conv(m, t->type, t->data, t->ne[1], cols, m->s.act, n_tok, out, stride);
+	matmul_conv(m, t->type, t->data, t->ne[1], cols, m->s.act, n_tok, out, stride, true);
 }
 
 /* ---- attention ------------------------------------------------------------ */
@@ -359,12 +366,12 @@ static void run_expert(struct floe_model *m, int il, int e, const struct floe_ex
 	/* Gather the tokens' converted rows (converted once per layer). */
 	for (int i = 0; i < nt; i++)
 		memcpy((char *)s->gath + i * rb_g, (const char *)s->act + tok[i] * rb_g, rb_g);
-	matmul_conv(m, l->exps[FLOE_EXP_GATE].type, ref->data[FLOE_EXPERT_GATE], F, E, s->gath, nt, s->gate, F);
+	matmul_conv(m, l->exps[FLOE_EXP_GATE].type, ref->data[FLOE_EXPERT_GATE], F, E, s->gath, nt, s->gate, F, false);
 	if (at[1] != at[0]) {
 		for (int i = 0; i < nt; i++)
 			memcpy((char *)s->gath + i * rb_u, (const char *)s->act2 + tok[i] * rb_u, rb_u);
 	}
-	matmul_conv(m, l->exps[FLOE_EXP_UP].type, ref->data[FLOE_EXPERT_UP], F, E, s->gath, nt, s->up, F);
+	matmul_conv(m, l->exps[FLOE_EXP_UP].type, ref->data[FLOE_EXPERT_UP], F, E, s->gath, nt, s->up, F, false);
 	for (int i = 0; i < nt; i++) {
 		float *g = s->gate + (size_t)i * F;
 		floe_swiglu(g, g, s->up + (size_t)i * F, F);
@@ -372,7 +379,7 @@ static void run_expert(struct floe_model *m, int il, int e, const struct floe_ex
 	/* act2 may hold the up conversion, so h goes through `up`'s memory:
 	 * gath is free again once up is done. */
 	convert_rows(m->kern, at[2], s->gate, nt, F, s->gath);
-	matmul_conv(m, l->exps[FLOE_EXP_DOWN].type, ref->data[FLOE_EXPERT_DOWN], E, F, s->gath, nt, s->down, E);
+	matmul_conv(m, l->exps[FLOE_EXP_DOWN].type, ref->data[FLOE_EXPERT_DOWN], E, F, s->gath, nt, s->down, E, false);
 	for (int i = 0; i < nt; i++)
 		memcpy(s->eout + ((size_t)tok[i] * K + kk[i]) * E, s->down + (size_t)i * E, sizeof(float) * E);
 }
@@ -404,7 +411,7 @@ static int prefetch_guess(struct floe_model *m, int il, struct floe_err *err)
 	} else {
 		uint32_t at = act_type_of(l->router.type);
 		convert_rows(m->kern, at, s->pf_x, 1, E, s->pf_act);
-		matmul_conv(m, l->router.type, l->router.data, NX, E, s->pf_act, 1, s->pf_probs, NX);
+		matmul_conv(m, l->router.type, l->router.data, NX, E, s->pf_act, 1, s->pf_probs, NX, true);
 	}
 	/* top-k of the logits is top-k of the softmax: no need for the exp. */
 	top_k(s->pf_probs, NX, K, s->pf_ids);
