@@ -27,6 +27,7 @@ const char cli_opts_help[] =
 	"                         (default layer-lrfu)\n"
 	"  --prefetch on|off|oracle  guess the next layer's experts during decode (default off;\n"
 	"                         oracle: with --trace-replay, the trace's own, an upper bound)\n"
+	"  --prefetch-k N         prefetch only the N most probable guesses per layer (default k)\n"
 	"  --trace-out FILE       record the experts every token chose in every layer\n"
 	"  --trace-replay FILE    use a recorded (or synthetic) trace's experts instead of the router's\n"
 	"  --ref                  scalar reference kernels (slow; for checking)\n"
@@ -88,7 +89,7 @@ bool cli_opts_parse(int argc, char **argv, int *i, struct cli_opts *o, bool *mat
 	    !is(a, "--io-depth", NULL) && !is(a, "--temp", NULL) && !is(a, "--top-k", NULL) &&
 	    !is(a, "--top-p", NULL) && !is(a, "--min-p", NULL) && !is(a, "--repeat-penalty", NULL) &&
 	    !is(a, "--repeat-last-n", NULL) && !is(a, "-s", "--seed") && !is(a, "--policy", NULL) &&
-	    !is(a, "--prefetch", NULL) && !is(a, "--trace-out", NULL) && !is(a, "--trace-replay", NULL)) {
+	    !is(a, "--prefetch", NULL) && !is(a, "--prefetch-k", NULL) && !is(a, "--trace-out", NULL) && !is(a, "--trace-replay", NULL)) {
 		*matched = false;
 		return true;
 	}
@@ -114,6 +115,8 @@ bool cli_opts_parse(int argc, char **argv, int *i, struct cli_opts *o, bool *mat
 		}
 		return true;
 	}
+	if (is(a, "--prefetch-k", NULL))
+		return cli_parse_int(a, v, 1, 1024, &o->prefetch_k);
 	if (is(a, "--prefetch", NULL)) {
 		if (!strcmp(v, "on"))
 			o->prefetch = FLOE_PREFETCH_ON;
@@ -195,6 +198,7 @@ int cli_open(const struct cli_opts *o, floe_model **m, struct floe_tokenizer **t
 	p.log_level = o->log_level;
 	p.cache_policy = o->policy;
 	p.prefetch = o->prefetch;
+	p.prefetch_k = (int)o->prefetch_k;
 	p.trace_out = o->trace_out;
 	p.trace_replay = o->trace_replay;
 	st = floe_model_open(&p, m, msg, sizeof(msg));

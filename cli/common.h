@@ -20,6 +20,7 @@ struct cli_opts {
 	int log_level;
 	int policy;            /* enum floe_cache_policy */
 	int prefetch;          /* enum floe_prefetch */
+	long prefetch_k;       /* 0 = all k */
 	const char *trace_out, *trace_replay;
 	/* sampling */
 	double temp, top_p, min_p, repeat_penalty;

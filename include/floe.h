@@ -124,6 +124,8 @@ struct floe_params {
 	int log_level;           /* 0 errors, 1 info (default), 2 debug; -1 = leave as is */
 	int cache_policy;        /* enum floe_cache_policy */
 	int prefetch;            /* enum floe_prefetch */
+	int prefetch_k;          /* guesses prefetched per layer, the most probable first;
+				  * 0 = n_expert_used */
 	/* Routing traces (src/experts/trace.h format; paths borrowed during open
 	 * only).  trace_out: record the experts every evaluated token chose in
 	 * every layer; saved by floe_model_trace_save and at close.

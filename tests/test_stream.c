@@ -51,7 +51,7 @@ static int load_prompt(const char *model, const char *seq, struct prompt *p)
 
 struct opts {
 	uint64_t mem;
-	int policy, prefetch, io;
+	int policy, prefetch, prefetch_k, io;
 	const char *trace_out, *trace_replay;
 };
 
@@ -71,6 +71,7 @@ static floe_model *open_opts(const char *model, const struct opts *o, int *rc, c
 	p.io_backend = o->io;
 	p.cache_policy = o->policy;
 	p.prefetch = o->prefetch;
+	p.prefetch_k = o->prefetch_k;
 	p.trace_out = o->trace_out;
 	p.trace_replay = o->trace_replay;
 	p.log_level = 0;
@@ -367,6 +368,9 @@ static void test_policy_names(void)
 	struct opts badpf = {.prefetch = 4};
 	CHECK(open_opts("q8_0", &badpf, &rc, msg, sizeof(msg)) == NULL && rc == FLOE_EARG);
 	CHECKF(strstr(msg, "prefetch 4") != NULL, "%s", msg);
+	struct opts badk = {.prefetch = FLOE_PREFETCH_ON, .prefetch_k = -1};
+	CHECK(open_opts("q8_0", &badk, &rc, msg, sizeof(msg)) == NULL && rc == FLOE_EARG);
+	CHECKF(strstr(msg, "prefetch_k -1") != NULL, "%s", msg);
 	struct opts oracle = {.prefetch = FLOE_PREFETCH_ORACLE};
 	CHECK(open_opts("q8_0", &oracle, &rc, msg, sizeof(msg)) == NULL && rc == FLOE_EARG);
 	CHECKF(strstr(msg, "trace_replay") != NULL, "%s", msg);
@@ -483,6 +487,17 @@ static void test_stats_add_up(void)
 	floe_stats_reset(m);
 	floe_stats_get(m, &st);
 	CHECK(st.expert_requests == 0 && st.prefetches == 0 && st.decode_requests == 0 && st.ttft_s == 0.0);
+	floe_model_close(m);
+	/* prefetch_k = 1: at most one guess per decode step and layer after the first */
+	struct opts one = {.mem = min + 8 * plan.slot_bytes, .prefetch = FLOE_PREFETCH_ON, .prefetch_k = 1};
+	m = open_simple("q8_0", &one);
+	REQUIRE(m);
+	got = workload(m, &pr);
+	CHECK(got != NULL);
+	free(got);
+	floe_stats_get(m, &st);
+	CHECK(st.prefetches > 0 && st.prefetches <= (uint64_t)DECODE_STEPS * 3);
+	CHECK(st.prefetch_useful <= st.prefetches);
 	floe_model_close(m);
 	free(pr.buf);
 }

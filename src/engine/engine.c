@@ -251,6 +251,10 @@ static int check_params(struct floe_model *m, struct floe_err *err)
 				 p->cache_policy);
 	if (p->prefetch < 0 || p->prefetch > FLOE_PREFETCH_ORACLE)
 		return floe_fail(err, FLOE_EARG, "prefetch %d is not an enum floe_prefetch", p->prefetch);
+	if (p->prefetch_k < 0)
+		return floe_fail(err, FLOE_EARG, "prefetch_k %d is negative", p->prefetch_k);
+	if (p->prefetch_k == 0 || p->prefetch_k > hp->n_expert_used)
+		p->prefetch_k = hp->n_expert_used;
 	if (p->prefetch == FLOE_PREFETCH_ORACLE && !p->trace_replay)
 		return floe_fail(err, FLOE_EARG, "oracle prefetch needs a replayed trace (trace_replay)");
 	if (p->cache_policy == FLOE_CACHE_POLICY_DEFAULT)

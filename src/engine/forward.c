@@ -394,7 +394,7 @@ static int prefetch_guess(struct floe_model *m, int il, struct floe_err *err)
 	struct floe_scratch *s = &m->s;
 	const struct floe_hparams *hp = &m->w.hp;
 	const struct floe_layer *l = &m->w.layers[il];
-	const int E = hp->n_embd, NX = hp->n_expert, K = hp->n_expert_used;
+	const int E = hp->n_embd, NX = hp->n_expert, K = m->params.prefetch_k;
 	int rc;
 
 	if (m->plan.prefetch_oracle) {
