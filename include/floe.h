@@ -99,7 +99,7 @@ int floe_cache_policy_parse(const char *name);
 
 /* Prefetch of the next layer's experts during decode. */
 enum floe_prefetch {
-	FLOE_PREFETCH_DEFAULT = 0, /* FLOE_PREFETCH_OFF (measured: see docs/perf.md) */
+	FLOE_PREFETCH_DEFAULT = 0, /* FLOE_PREFETCH_OFF (measured: docs/engine.md) */
 	FLOE_PREFETCH_OFF = 1,
 	FLOE_PREFETCH_ON = 2,      /* guess layer L+1 with its router on the hidden state
 				    * after L's attention; read into spare slots */

@@ -33,9 +33,11 @@ struct floe_params floe_params_default(void)
 	return p;
 }
 
-/* Measured on the 30B model at 25% cache (docs/perf.md): the per-layer
- * budget with LRFU inside is best or near best everywhere, and global LRU
- * collapses once the cache is smaller than one token's working set. */
+/* Measured on the 30B shape at 5-20% cache (docs/engine.md): the per-layer
+ * budget with LRFU inside is best or near best everywhere, and the global
+ * policies collapse once the cache is smaller than one token's working set.
+ * Next-layer prefetch did not pay on that machine (compute-bound decode, a
+ * guess right 2/3 of the time): off unless asked for. */
 #define DEFAULT_POLICY FLOE_CACHE_LAYER_LRFU
 #define DEFAULT_PREFETCH FLOE_PREFETCH_OFF
 
