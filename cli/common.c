@@ -23,7 +23,7 @@ const char cli_opts_help[] =
 	"  --io-depth N           reads in flight (default 16)\n"
 	"  --buffered             read experts through the page cache (not O_DIRECT)\n"
 	"  --kv-f16               f16 KV cache\n"
-	"  --policy NAME          expert cache eviction: lru, lfu, lrfu, layer-lru, layer-lrfu\n"
+	"  --policy NAME          expert cache eviction: layer-lrfu (default), lru\n"
 	"                         (default layer-lrfu)\n"
 	"  --prefetch on|off|oracle  guess the next layer's experts during decode (default off;\n"
 	"                         oracle: with --trace-replay, the trace's own, an upper bound)\n"
@@ -110,7 +110,7 @@ bool cli_opts_parse(int argc, char **argv, int *i, struct cli_opts *o, bool *mat
 	if (is(a, "--policy", NULL)) {
 		o->policy = floe_cache_policy_parse(v);
 		if (o->policy < 0) {
-			fprintf(stderr, "floe: --policy: '%s' is not one of lru, lfu, lrfu, layer-lru, layer-lrfu\n", v);
+			fprintf(stderr, "floe: --policy: '%s' is not one of layer-lrfu, lru\n", v);
 			return false;
 		}
 		return true;

@@ -85,16 +85,13 @@ enum floe_io_backend {
  * 0 is "the default"). */
 enum floe_cache_policy {
 	FLOE_CACHE_POLICY_DEFAULT = 0, /* FLOE_CACHE_LAYER_LRFU */
-	FLOE_CACHE_LRU = 1,            /* global least recently used */
-	FLOE_CACHE_LFU = 2,            /* least frequently used, aged */
-	FLOE_CACHE_LRFU = 3,           /* frequency-weighted recency */
-	FLOE_CACHE_LAYER_LRU = 4,      /* equal per-layer budget, LRU inside */
-	FLOE_CACHE_LAYER_LRFU = 5,     /* equal per-layer budget, LRFU inside */
+	FLOE_CACHE_LRU = 1,            /* global least recently used: the baseline */
+	FLOE_CACHE_LAYER_LRFU = 2,     /* equal per-layer budget, decayed frequency inside */
 };
 
 /* Name of a policy ("layer-lrfu", ...; the default's real name), or "?". */
 const char *floe_cache_policy_name(int policy);
-/* Parse "lru", "lfu", "lrfu", "layer-lru", "layer-lrfu"; -1 if unknown. */
+/* Parse "lru", "layer-lrfu"; -1 if unknown. */
 int floe_cache_policy_parse(const char *name);
 
 /* Prefetch of the next layer's experts during decode. */

@@ -15,9 +15,9 @@ static void test_free_slots_first_then_lru(void)
 	for (uint32_t i = 0; i < 4; i++) {
 		int s = floe_evict_victim(ev, 0, i, pinned);
 		CHECK(s == (int)i);
-		floe_evict_access(ev, (uint32_t)s, 0, i, true);
+		floe_evict_access(ev, (uint32_t)s, 0, i);
 	}
-	floe_evict_access(ev, 0, 0, 10, false); /* slot 0 becomes most recent */
+	floe_evict_access(ev, 0, 0, 10); /* slot 0 becomes most recent */
 	CHECK(floe_evict_victim(ev, 0, 11, pinned) == 1);
 	pinned[1] = 1;
 	CHECK(floe_evict_victim(ev, 0, 11, pinned) == 2);
@@ -28,20 +28,32 @@ static void test_free_slots_first_then_lru(void)
 	floe_evict_destroy(ev);
 }
 
-static void test_lfu_prefers_rarely_used(void)
+/* Inside a layer, layer-lrfu keeps the often used over the recently used. */
+static void test_layer_lrfu_prefers_frequent(void)
 {
 	struct floe_evict *ev;
 	struct floe_err e = {0};
 
-	REQUIRE(floe_evict_create(FLOE_POLICY_LFU_AGED, 3, 1, &ev, &e) == FLOE_OK);
+	REQUIRE(floe_evict_create(FLOE_POLICY_LAYER_LRFU, 3, 1, &ev, &e) == FLOE_OK);
 	for (uint32_t i = 0; i < 3; i++)
-		floe_evict_access(ev, i, 0, i, true);
+		floe_evict_access(ev, i, 0, i);
 	for (int r = 0; r < 5; r++) {
-		floe_evict_access(ev, 0, 0, 10 + r, false);
-		floe_evict_access(ev, 2, 0, 10 + r, false);
+		floe_evict_access(ev, 0, 0, 10 + r);
+		floe_evict_access(ev, 2, 0, 10 + r);
 	}
-	/* slot 1 was used once, slots 0 and 2 six times each */
-	CHECK(floe_evict_victim(ev, 0, 20, NULL) == 1);
+	floe_evict_access(ev, 1, 0, 20); /* slot 1: the most recent, but used twice */
+	CHECK(floe_evict_victim(ev, 0, 21, NULL) == 1);
+	floe_evict_destroy(ev);
+	/* plain LRU evicts by recency alone: slot 0 (last used at 14, before 2) */
+	REQUIRE(floe_evict_create(FLOE_POLICY_LRU, 3, 1, &ev, &e) == FLOE_OK);
+	for (uint32_t i = 0; i < 3; i++)
+		floe_evict_access(ev, i, 0, i);
+	for (int r = 0; r < 5; r++) {
+		floe_evict_access(ev, 0, 0, 10 + r);
+		floe_evict_access(ev, 2, 0, 11 + r);
+	}
+	floe_evict_access(ev, 1, 0, 20);
+	CHECK(floe_evict_victim(ev, 0, 21, NULL) == 0);
 	floe_evict_destroy(ev);
 }
 
@@ -53,13 +65,12 @@ static void test_layer_budget(void)
 	/* 4 slots, 2 layers: quota 2 each.  Layer 0 fills 3 slots (over quota),
 	 * layer 1 one slot.  A layer-1 miss must evict from layer 0 even though a
 	 * layer-1 slot is the least recent. */
-	static const enum floe_policy per_layer[] = {FLOE_POLICY_LAYER_LRU, FLOE_POLICY_LAYER_LRFU};
-	for (int p = 0; p < 2; p++) {
-		REQUIRE(floe_evict_create(per_layer[p], 4, 2, &ev, &e) == FLOE_OK);
-		floe_evict_access(ev, 0, 1, 0, true);
-		floe_evict_access(ev, 1, 0, 1, true);
-		floe_evict_access(ev, 2, 0, 2, true);
-		floe_evict_access(ev, 3, 0, 3, true);
+	{
+		REQUIRE(floe_evict_create(FLOE_POLICY_LAYER_LRFU, 4, 2, &ev, &e) == FLOE_OK);
+		floe_evict_access(ev, 0, 1, 0);
+		floe_evict_access(ev, 1, 0, 1);
+		floe_evict_access(ev, 2, 0, 2);
+		floe_evict_access(ev, 3, 0, 3);
 		CHECK(floe_evict_victim(ev, 1, 4, NULL) == 1);
 		/* layer 0 at/over quota replaces its own least recent (or least used) */
 		CHECK(floe_evict_victim(ev, 0, 4, NULL) == 1);
@@ -131,7 +142,7 @@ static void test_policy_names(void)
 int main(void)
 {
 	RUN(test_free_slots_first_then_lru);
-	RUN(test_lfu_prefers_rarely_used);
+	RUN(test_layer_lrfu_prefers_frequent);
 	RUN(test_layer_budget);
 	RUN(test_simulate_counts);
 	RUN(test_belady_bounds_policies);

@@ -8,39 +8,26 @@
 #include "experts/trace.h"
 
 #define NO_LAYER UINT32_MAX
-/* LRFU half-lives, in tokens.  Competing globally, frequency must fade fast
- * or yesterday's hot experts crowd out the layer that comes next; inside a
- * per-layer budget a long memory finds each layer's working set.  Both were
- * chosen on the calibrated traces (docs/perf.md: 8 vs 32..512 tokens). */
-#define LRFU_HALF_LIFE_GLOBAL 8.0
-#define LRFU_HALF_LIFE_LAYER 128.0
+/* layer-lrfu's half-life, in tokens: inside a per-layer budget a long memory
+ * finds each layer's working set (chosen on the calibrated traces: 32..512
+ * tokens were within 0.5 points of each other, 8 was worse). */
+#define LRFU_HALF_LIFE_TOKENS 128.0
 
 struct evict_slot {
 	uint32_t layer;    /* NO_LAYER when free */
 	uint64_t last;     /* last access time */
-	double freq;       /* LFU count or LRFU score at time `last` */
+	double freq;       /* layer-lrfu's decayed use count at time `last` */
 };
 
 struct floe_evict {
 	enum floe_policy policy;
 	uint32_t n_slots, n_layers;
 	uint32_t *layer_count; /* occupied slots per layer */
-	uint64_t fills;        /* for LFU aging */
-	double half_life;      /* LRFU, in logical time units */
+	double half_life;      /* layer-lrfu, in logical time units */
 	struct evict_slot *slots;
 };
 
-static const char *const policy_names[FLOE_POLICY_COUNT] = {"lru", "lfu", "lrfu", "layer-lru", "layer-lrfu"};
-
-static bool per_layer_budget(enum floe_policy p)
-{
-	return p == FLOE_POLICY_LAYER_LRU || p == FLOE_POLICY_LAYER_LRFU;
-}
-
-static bool decayed_frequency(enum floe_policy p)
-{
-	return p == FLOE_POLICY_LRFU || p == FLOE_POLICY_LAYER_LRFU;
-}
+static const char *const policy_names[FLOE_POLICY_COUNT] = {"lru", "layer-lrfu"};
 
 const char *floe_policy_name(enum floe_policy p)
 {
@@ -73,7 +60,7 @@ int floe_evict_create(enum floe_policy policy, uint32_t n_slots, uint32_t n_laye
 	ev->policy = policy;
 	ev->n_slots = n_slots;
 	ev->n_layers = n_layers;
-	ev->half_life = (policy == FLOE_POLICY_LAYER_LRFU ? LRFU_HALF_LIFE_LAYER : LRFU_HALF_LIFE_GLOBAL) * n_layers;
+	ev->half_life = LRFU_HALF_LIFE_TOKENS * n_layers;
 	ev->slots = calloc(n_slots, sizeof(*ev->slots));
 	ev->layer_count = calloc(n_layers, sizeof(uint32_t));
 	if (!ev->slots || !ev->layer_count) {
@@ -100,7 +87,7 @@ static double lrfu_decay(const struct floe_evict *ev, uint64_t dt)
 	return exp2(-(double)dt / ev->half_life);
 }
 
-void floe_evict_access(struct floe_evict *ev, uint32_t slot, uint32_t layer, uint64_t now, bool fill)
+void floe_evict_access(struct floe_evict *ev, uint32_t slot, uint32_t layer, uint64_t now)
 {
 	struct evict_slot *s = &ev->slots[slot];
 
@@ -111,13 +98,7 @@ void floe_evict_access(struct floe_evict *ev, uint32_t slot, uint32_t layer, uin
 		s->layer = layer;
 		s->freq = 0;
 	}
-	if (fill && ev->policy == FLOE_POLICY_LFU_AGED && ++ev->fills % ev->n_slots == 0)
-		for (uint32_t i = 0; i < ev->n_slots; i++)
-			ev->slots[i].freq *= 0.5;
-	if (decayed_frequency(ev->policy))
-		s->freq = s->freq * lrfu_decay(ev, now - s->last) + 1.0;
-	else
-		s->freq += 1.0;
+	s->freq = s->freq * lrfu_decay(ev, now - s->last) + 1.0;
 	s->last = now;
 }
 
@@ -133,15 +114,9 @@ void floe_evict_forget(struct floe_evict *ev, uint32_t slot)
 /* Lower is evicted first. */
 static double victim_score(const struct floe_evict *ev, const struct evict_slot *s, uint64_t now)
 {
-	switch (ev->policy) {
-	case FLOE_POLICY_LFU_AGED:
-		return s->freq + (double)s->last * 1e-12; /* ties: least recent */
-	case FLOE_POLICY_LRFU:
-	case FLOE_POLICY_LAYER_LRFU:
+	if (ev->policy == FLOE_POLICY_LAYER_LRFU)
 		return s->freq * lrfu_decay(ev, now - s->last);
-	default:
-		return (double)s->last;
-	}
+	return (double)s->last;
 }
 
 int floe_evict_victim(struct floe_evict *ev, uint32_t layer, uint64_t now, const uint8_t *pinned)
@@ -156,7 +131,7 @@ int floe_evict_victim(struct floe_evict *ev, uint32_t layer, uint64_t now, const
 			return (int)i;
 	/* Per-layer budget: a layer at its quota replaces its own experts; a
 	 * layer under quota takes from layers over theirs. */
-	if (per_layer_budget(ev->policy) && ev->layer_count[layer] >= quota && quota > 0)
+	if (ev->policy == FLOE_POLICY_LAYER_LRFU && ev->layer_count[layer] >= quota && quota > 0)
 		own_layer_only = true;
 	for (int pass = 0; pass < 2 && best < 0; pass++) {
 		for (uint32_t i = 0; i < ev->n_slots; i++) {
@@ -164,7 +139,7 @@ int floe_evict_victim(struct floe_evict *ev, uint32_t layer, uint64_t now, const
 			double sc;
 			if (pinned && pinned[i])
 				continue;
-			if (pass == 0 && per_layer_budget(ev->policy) &&
+			if (pass == 0 && ev->policy == FLOE_POLICY_LAYER_LRFU &&
 			    (own_layer_only ? s->layer != layer : ev->layer_count[s->layer] <= quota))
 				continue;
 			sc = victim_score(ev, s, now);
@@ -303,7 +278,7 @@ int floe_evict_simulate(const struct floe_trace *t, int policy, uint32_t n_slots
 				if (s >= 0) {
 					pinned[s] = 1;
 					res->hits++;
-					floe_evict_access(ev, (uint32_t)s, l, now, false);
+					floe_evict_access(ev, (uint32_t)s, l, now);
 					if (belady)
 						slot_next[s] = next[now * t->k + i];
 				}
@@ -323,7 +298,7 @@ int floe_evict_simulate(const struct floe_trace *t, int policy, uint32_t n_slots
 				holds[s] = pair;
 				where[pair] = s;
 				pinned[s] = 1;
-				floe_evict_access(ev, (uint32_t)s, l, now, true);
+				floe_evict_access(ev, (uint32_t)s, l, now);
 			}
 			for (uint32_t i = 0; i < t->k; i++)
 				pinned[where[(uint64_t)l * t->n_experts + x[i]]] = 0;

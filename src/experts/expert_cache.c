@@ -258,7 +258,7 @@ static void slot_prepare(struct floe_expert_cache *c, int s, int layer, int e)
 	sl->prefetched = false;
 	c->busy[s] = 1;
 	*map_at(c, layer, e) = s;
-	floe_evict_access(c->policy, (uint32_t)s, (uint32_t)layer, c->clock, true);
+	floe_evict_access(c->policy, (uint32_t)s, (uint32_t)layer, c->clock);
 }
 
 static void slot_pin(struct floe_expert_cache *c, int s)
@@ -429,7 +429,7 @@ static void ref_hit(struct floe_expert_cache *c, struct floe_expert_ref *ref)
 {
 	int s = *map_at(c, ref->layer, ref->expert);
 
-	floe_evict_access(c->policy, (uint32_t)s, (uint32_t)ref->layer, c->clock, false);
+	floe_evict_access(c->policy, (uint32_t)s, (uint32_t)ref->layer, c->clock);
 	ref->slot = s;
 	ref->hit = true;
 	slot_pin(c, s);
