@@ -15,6 +15,7 @@
 
 #include "floe.h"
 #include "harness.h"
+#include "golden_logits.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define ASAN 1
@@ -33,37 +34,6 @@ static const char *models[] = {"q8_0", "q4_0", "q4_k_m", "q2_k"};
 static json_t *goldens;
 
 /* ---- helpers -------------------------------------------------------------- */
-
-struct golden_logits {
-	uint32_t n_vocab, n_rows;
-	int32_t *tokens;
-	float *logits;
-	void *buf;
-};
-
-static int load_logits(const char *model, const char *seq, struct golden_logits *g)
-{
-	char path[256];
-	size_t size = 0;
-	uint8_t *b;
-
-	snprintf(path, sizeof(path), FIXTURE("logits/logits-%s-%s.bin"), model, seq);
-	b = harness_read_file(path, &size);
-	if (!b || size < 16 || memcmp(b, "LOGITS01", 8)) {
-		free(b);
-		return -1;
-	}
-	memcpy(&g->n_vocab, b + 8, 4);
-	memcpy(&g->n_rows, b + 12, 4);
-	if (size != 16 + 4ull * g->n_rows + 4ull * g->n_rows * g->n_vocab) {
-		free(b);
-		return -1;
-	}
-	g->buf = b;
-	g->tokens = (int32_t *)(b + 16);
-	g->logits = (float *)(b + 16 + 4ull * g->n_rows);
-	return 0;
-}
 
 static char model_path[256];
 
@@ -153,7 +123,7 @@ static float check_logits(const char *model, const char *seq, floe_model *m)
 	int argmax_bad = 0, worst_row = -1;
 	const bool exact = exact_kernels(m);
 
-	if (load_logits(model, seq, &g)) {
+	if (load_golden_logits(model, seq, &g)) {
 		CHECKF(0, "%s %s: no golden logits", model, seq);
 		return INFINITY;
 	}
@@ -292,7 +262,7 @@ static void test_batch_vs_tokenwise(void)
 	struct golden_logits g;
 	const char *model = models[2];
 
-	REQUIRE(load_logits(model, "s64", &g) == 0);
+	REQUIRE(load_golden_logits(model, "s64", &g) == 0);
 	const int n = (int)g.n_rows, V = (int)g.n_vocab;
 	float *batch = malloc(sizeof(float) * (size_t)n * V);
 	REQUIRE(batch);
@@ -379,7 +349,7 @@ static void test_streamed_equals_resident(void)
 	for (int i = 0; i < N_MODELS; i++) {
 		struct golden_logits g;
 		int rc;
-		REQUIRE(load_logits(models[i], "s64", &g) == 0);
+		REQUIRE(load_golden_logits(models[i], "s64", &g) == 0);
 		floe_model *m = open_model(models[i], 0, FLOE_IO_BACKEND_AUTO, 64);
 		REQUIRE(m);
 		float *ref = eval_all(m, &g, &rc, NULL, 0);
@@ -440,7 +410,7 @@ static void test_fault_injection(void)
 	struct golden_logits g;
 	int rc;
 
-	REQUIRE(load_logits(model, "s7", &g) == 0);
+	REQUIRE(load_golden_logits(model, "s7", &g) == 0);
 	floe_model *m = open_model(model, 0, FLOE_IO_BACKEND_AUTO, 64);
 	REQUIRE(m);
 	float *ref = eval_all(m, &g, &rc, NULL, 0);
@@ -510,7 +480,7 @@ static void test_peak_rss(void)
 	}
 	const char *model = models[0];
 	struct golden_logits g;
-	REQUIRE(load_logits(model, "s64", &g) == 0);
+	REQUIRE(load_golden_logits(model, "s64", &g) == 0);
 	uint64_t mem = min_mem(model) + (2ull << 20);
 	/* min_mem opened the model with every expert cached: reset the
 	 * high-water mark ("5" > clear_refs) before measuring. */
@@ -547,7 +517,7 @@ static void test_kv_f16(void)
 	floe_model *m = NULL;
 	floe_session *s = NULL;
 
-	REQUIRE(load_logits(models[0], "s7", &g) == 0);
+	REQUIRE(load_golden_logits(models[0], "s7", &g) == 0);
 	p.path = fixture_model(models[0]);
 	p.n_ctx = 256;
 	p.n_threads = 2;

@@ -17,37 +17,9 @@
 #include "experts/trace.h"
 #include "floe.h"
 #include "harness.h"
+#include "golden_logits.h"
 
 #define DECODE_STEPS 12
-
-struct prompt {
-	uint32_t n_vocab, n_rows;
-	int32_t *tokens;
-	void *buf;
-};
-
-static int load_prompt(const char *model, const char *seq, struct prompt *p)
-{
-	char path[256];
-	size_t size = 0;
-	uint8_t *b;
-
-	snprintf(path, sizeof(path), FIXTURE("logits/logits-%s-%s.bin"), model, seq);
-	b = harness_read_file(path, &size);
-	if (!b || size < 16 || memcmp(b, "LOGITS01", 8)) {
-		free(b);
-		return -1;
-	}
-	memcpy(&p->n_vocab, b + 8, 4);
-	memcpy(&p->n_rows, b + 12, 4);
-	if (size < 16 + 4ull * p->n_rows) {
-		free(b);
-		return -1;
-	}
-	p->buf = b;
-	p->tokens = (int32_t *)(b + 16);
-	return 0;
-}
 
 struct opts {
 	uint64_t mem;
@@ -102,7 +74,7 @@ static int argmax(const float *x, int n)
 
 /* The prompt (all rows' logits) then DECODE_STEPS greedy steps: returns
  * (n_rows + DECODE_STEPS) rows of logits, malloc'd, or NULL. */
-static float *workload(floe_model *m, const struct prompt *pr)
+static float *workload(floe_model *m, const struct golden_logits *pr)
 {
 	const size_t V = pr->n_vocab, n = pr->n_rows;
 	floe_session *s = NULL;
@@ -152,7 +124,7 @@ static void temp_path(char *path, size_t len, const char *what)
 		close(fd);
 }
 
-static bool same_rows(const float *a, const float *b, const struct prompt *pr)
+static bool same_rows(const float *a, const float *b, const struct golden_logits *pr)
 {
 	return !memcmp(a, b, sizeof(float) * pr->n_vocab * (pr->n_rows + DECODE_STEPS));
 }
@@ -166,10 +138,10 @@ static void test_trace_record_replay(void)
 	static const char *models[] = {"q8_0", "q4_k_m"};
 
 	for (int mi = 0; mi < 2; mi++) {
-		struct prompt pr;
+		struct golden_logits pr;
 		struct floe_plan plan;
 		char path[64];
-		REQUIRE(load_prompt(models[mi], "s7", &pr) == 0);
+		REQUIRE(load_golden_logits(models[mi], "s7", &pr) == 0);
 		uint64_t min = plan_of(models[mi], &plan);
 		REQUIRE(min > 0);
 		temp_path(path, sizeof(path), "trace");
@@ -249,13 +221,13 @@ static void test_trace_record_replay(void)
  * around when the run is longer than the trace. */
 static void test_trace_replay_steers_and_wraps(void)
 {
-	struct prompt pr;
+	struct golden_logits pr;
 	struct floe_trace t, got;
 	struct floe_err err = {0};
 	char src[64], out[64];
 	const uint32_t n_trace = 5;
 
-	REQUIRE(load_prompt("q8_0", "s7", &pr) == 0);
+	REQUIRE(load_golden_logits("q8_0", "s7", &pr) == 0);
 	struct floe_trace_synth sy = {.n_layers = 4, .n_experts = 32, .k = 4, .n_tokens = n_trace, .zipf_s = 0.5,
 				      .keep_r = 0.3, .ws_b = 0.5, .ws_m = 8, .drift_d = 0.01, .seed = 7};
 	REQUIRE(floe_trace_synthesize(&sy, &t, &err) == FLOE_OK);
@@ -395,9 +367,9 @@ static void test_policies_and_prefetch_identical(void)
 	const int backends[] = {FLOE_IO_BACKEND_URING, FLOE_IO_BACKEND_PREAD};
 
 	for (int mi = 0; mi < 2; mi++) {
-		struct prompt pr;
+		struct golden_logits pr;
 		struct floe_plan plan;
-		REQUIRE(load_prompt(models[mi], "s7", &pr) == 0);
+		REQUIRE(load_golden_logits(models[mi], "s7", &pr) == 0);
 		uint64_t min = plan_of(models[mi], &plan);
 		REQUIRE(min > 0);
 		struct opts res = {0};
@@ -452,11 +424,11 @@ static void test_policies_and_prefetch_identical(void)
 
 static void test_stats_add_up(void)
 {
-	struct prompt pr;
+	struct golden_logits pr;
 	struct floe_plan plan;
 	struct floe_stats st;
 
-	REQUIRE(load_prompt("q8_0", "s64", &pr) == 0);
+	REQUIRE(load_golden_logits("q8_0", "s64", &pr) == 0);
 	uint64_t min = plan_of("q8_0", &plan);
 	REQUIRE(min > 0);
 	struct opts o = {.mem = min + 8 * plan.slot_bytes, .prefetch = FLOE_PREFETCH_ON};
