@@ -99,9 +99,8 @@ static void matmul_rows(floe_vec_dot_rows_fn rows, const uint8_t *wb, size_t w_b
 	}
 }
 
-void floe_matmul(const struct floe_kernels *k, uint32_t type, const void *w, int64_t n_rows,
-		 int64_t n_cols, const void *act, int64_t n_tok, float *out, int64_t out_stride,
-		 int ith, int nth)
+void floe_matmul_range(const struct floe_kernels *k, uint32_t type, const void *w, int64_t n_cols,
+		       const void *act, int64_t n_tok, float *out, int64_t out_stride, int64_t lo, int64_t hi)
 {
 	const struct floe_type_info *ti = floe_type_info(type);
 	FLOE_ASSERT(ti && type < FLOE_TYPE_COUNT && k->vec_dot[type]);
@@ -110,9 +109,7 @@ void floe_matmul(const struct floe_kernels *k, uint32_t type, const void *w, int
 	size_t a_bytes = (size_t)floe_type_row_bytes(ti->act_type, (uint64_t)n_cols);
 	FLOE_ASSERT(w_bytes && a_bytes);
 	const uint8_t *wb = w, *ab = act;
-	long lo, hi;
 
-	floe_split((long)n_rows, ith, nth, &lo, &hi);
 	if (n_tok == 1) {
 		for (long r = lo; r < hi; r++)
 			out[r] = dot(n_cols, wb + (size_t)r * w_bytes, ab);
@@ -138,4 +135,35 @@ void floe_matmul(const struct floe_kernels *k, uint32_t type, const void *w, int
 				o[r] = dot(n_cols, wb + (size_t)r * w_bytes, a);
 		}
 	}
+}
+
+void floe_matmul(const struct floe_kernels *k, uint32_t type, const void *w, int64_t n_rows,
+		 int64_t n_cols, const void *act, int64_t n_tok, float *out, int64_t out_stride,
+		 int ith, int nth)
+{
+	long lo, hi;
+
+	floe_split((long)n_rows, ith, nth, &lo, &hi);
+	floe_matmul_range(k, type, w, n_cols, act, n_tok, out, out_stride, lo, hi);
+}
+
+int64_t floe_matmul_chunk_rows(uint32_t type, int64_t n_rows, int64_t n_cols, int64_t n_tok, int nth)
+{
+	/* About eight chunks per thread: enough for a thread that was
+	 * descheduled (the machine is shared) or is slower to be made up by the
+	 * others, few enough that taking a chunk (one atomic add) costs nothing.
+	 * Whole tiles when several tokens share the weights, and a multiple of
+	 * 16 rows so row-wise epilogues (SwiGLU's 8-lane split) line up. */
+	int64_t want = n_rows / ((int64_t)nth * 8);
+	int64_t unit = 16;
+
+	if (n_tok > 1) {
+		uint64_t wb = floe_type_row_bytes(type, (uint64_t)n_cols);
+		int64_t tile = wb ? (int64_t)(MATMUL_TILE_BYTES / wb) : 1;
+		if (tile > unit)
+			unit = (tile + 15) / 16 * 16;
+	}
+	if (want < unit)
+		want = unit;
+	return (want + unit - 1) / unit * unit;
 }
