@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "engine/act_avx2.h"
 #include "engine/engine.h"
 #include "engine/dotf32.h"
 #include "engine/ops.h"
@@ -54,6 +55,7 @@ struct mm_job {
 	/* swiglu: matrices 0 and 1 are gate and up with equal shapes; a chunk
 	 * covers the same rows of both, then out0 = silu(out0) * out1 there. */
 	bool swiglu;
+	void (*swiglu_fn)(float *y, const float *g, const float *u, int n);
 	long n_chunks;
 	atomic_long next;
 	struct mm_mat mat[MM_MAX];
@@ -73,7 +75,7 @@ static void mm_chunk(const struct mm_job *j, const struct mm_mat *mt, long c)
 	 * scalar tail fall on the same elements as for the whole row. */
 	for (int t = 0; t < j->n_tok; t++) {
 		float *g = mt->out + t * mt->stride + lo;
-		floe_swiglu(g, g, up->out + t * up->stride + lo, (int)(hi - lo));
+		j->swiglu_fn(g, g, up->out + t * up->stride + lo, (int)(hi - lo));
 	}
 }
 
@@ -109,6 +111,12 @@ static void mm_add(struct mm_job *j, int nth, uint32_t type, const void *w, int6
 	}
 	mt->first = j->n_chunks;
 	j->n_chunks += (long)((rows + mt->chunk - 1) / mt->chunk);
+}
+
+/* The AVX2 SwiGLU (same bits) whenever the AVX2 kernel table is in use. */
+static void (*swiglu_fn(const struct floe_model *m))(float *, const float *, const float *, int)
+{
+	return strcmp(m->kern->isa, "avx2") == 0 ? floe_swiglu_avx2 : floe_swiglu;
 }
 
 static void mm_run(struct floe_model *m, struct mm_job *j)
@@ -436,7 +444,7 @@ static void run_expert(struct floe_model *m, int il, int e, const struct floe_ex
 	}
 	if (at[1] == at[0]) {
 		/* gate, up and silu(gate) * up in one pool job over shared rows. */
-		struct mm_job j = {.k = m->kern, .n_tok = nt, .swiglu = true};
+		struct mm_job j = {.k = m->kern, .n_tok = nt, .swiglu = true, .swiglu_fn = swiglu_fn(m)};
 		int nth = floe_pool_threads(m->pool);
 		mm_add(&j, nth, l->exps[FLOE_EXP_GATE].type, ref->data[FLOE_EXPERT_GATE], F, E, ga, s->gate, F);
 		mm_add(&j, nth, l->exps[FLOE_EXP_UP].type, ref->data[FLOE_EXPERT_UP], F, E, ga, s->up, F);
@@ -448,7 +456,7 @@ static void run_expert(struct floe_model *m, int il, int e, const struct floe_ex
 		matmul_conv(m, l->exps[FLOE_EXP_UP].type, ref->data[FLOE_EXPERT_UP], F, E, s->gath, nt, s->up, F);
 		for (int i = 0; i < nt; i++) {
 			float *g = s->gate + (size_t)i * F;
-			floe_swiglu(g, g, s->up + (size_t)i * F, F);
+			swiglu_fn(m)(g, g, s->up + (size_t)i * F, F);
 		}
 	}
 	/* act2 may hold the up conversion, so h goes through `up`'s memory:
