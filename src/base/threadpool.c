@@ -2,6 +2,7 @@
 #include "base/threadpool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -15,6 +16,11 @@
  * stretches (between tokens, waiting on expert reads) end in a sleep so an
  * idle engine does not burn a core. */
 #define SPIN_NS 200000ull
+/* After this much pure spinning, each further check yields the core first:
+ * on a machine with more runnable threads than cores (shared, or other
+ * work), a thread spinning at full speed would take the core from exactly
+ * the thread it waits for. */
+#define SPIN_PURE_NS 20000ull
 #define SPIN_CHECK 64 /* pauses between clock reads */
 
 struct floe_pool {
@@ -74,6 +80,8 @@ static bool spin_for_job(struct floe_pool *pool, unsigned seen)
 				t0 = t;
 			else if (t - t0 > SPIN_NS)
 				return false;
+			else if (t - t0 > SPIN_PURE_NS)
+				sched_yield();
 		}
 	}
 }
@@ -194,8 +202,11 @@ void floe_pool_run(struct floe_pool *pool, floe_pool_fn fn, void *ctx)
 			t0 = t;
 			continue;
 		}
-		if (t - t0 < SPIN_NS)
+		if (t - t0 < SPIN_NS) {
+			if (t - t0 > SPIN_PURE_NS)
+				sched_yield();
 			continue;
+		}
 		pthread_mutex_lock(&pool->mu);
 		atomic_store(&pool->main_asleep, true);
 		while (atomic_load(&pool->pending) > 0)
