@@ -6,6 +6,13 @@
  *       given as % of all experts, next to two oracles (Belady's MIN: the
  *       best any demand-fetch policy can do; a static top-N list).
  *
+ *   floe bench -m FILE [--mem 2G,4G,8G] [-p 64] [-n 32] [--csv F] [--svg F]
+ *       for each budget: open the model, evaluate a prompt, decode greedily;
+ *       print prompt and decode tok/s, time to first token, expert hit rate,
+ *       bytes read per token, disk GB/s as a fraction of the disk's peak
+ *       measured in the same run, and the share of decode time spent waiting
+ *       for reads.  The plot shows tok/s and hit rate against --mem.
+ *
  *   floe bench --io -m FILE [--seconds S] [--io uring|pread] [--buffered]
  *       read the file at random aligned offsets with O_DIRECT at several
  *       request sizes and queue depths and print GB/s for each and the peak,
@@ -21,6 +28,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "common.h"
 #include "base/alloc.h"
 #include "base/timer.h"
 #include "experts/evict.h"
@@ -237,6 +245,34 @@ static double io_cell(struct floe_io *io, uint64_t size, int depth, double secon
 	return (double)bytes / (floe_now_s() - t0) / 1e9;
 }
 
+/* The disk's peak over a few request sizes and depths, quietly, for the
+ * sweep's "fraction of peak" column; negative on failure. */
+static double disk_peak(const char *path, double seconds)
+{
+	static const uint64_t sizes[] = {1 << 20, 4 << 20};
+	static const int depths[] = {8, 32};
+	struct floe_io_params iop = {.kind = FLOE_IO_AUTO, .queue_depth = 32};
+	struct floe_io_req reqs[32], *ptrs[32];
+	struct floe_io *io;
+	struct floe_err err = {0};
+	uint64_t rng = 0x2545f4914f6cdd1dull;
+	unsigned char *arena;
+	double peak = -1;
+
+	if (floe_io_open(path, &iop, &io, &err))
+		return -1;
+	arena = floe_alloc_aligned((size_t)32 * (4 << 20));
+	for (int s = 0; arena && s < 2; s++)
+		for (int d = 0; d < 2; d++) {
+			double g = io_cell(io, sizes[s], depths[d], seconds, &rng, arena, reqs, ptrs);
+			if (g > peak)
+				peak = g;
+		}
+	floe_free_aligned(arena);
+	floe_io_close(io);
+	return peak;
+}
+
 static int bench_io(const char *path, double seconds, int backend, bool buffered)
 {
 	static const uint64_t sizes[] = {128 << 10, 512 << 10, 1 << 20, 4 << 20};
@@ -301,13 +337,177 @@ static int bench_io(const char *path, double seconds, int backend, bool buffered
 	return 0;
 }
 
+/* ---- --mem sweep --------------------------------------------------------- */
+
+struct sweep_row {
+	double mem_gb, prompt_tps, ttft_s, decode_tps, hit_pct, mb_per_tok, disk_gbs, peak_frac, wait_share;
+	double cache_share;
+};
+
+static void stats_diff(const struct floe_stats *a, const struct floe_stats *b, struct floe_stats *d)
+{
+	d->prompt_tokens = b->prompt_tokens - a->prompt_tokens;
+	d->prompt_s = b->prompt_s - a->prompt_s;
+	d->decode_tokens = b->decode_tokens - a->decode_tokens;
+	d->decode_s = b->decode_s - a->decode_s;
+	d->expert_requests = b->expert_requests - a->expert_requests;
+	d->expert_hits = b->expert_hits - a->expert_hits;
+	d->expert_misses = b->expert_misses - a->expert_misses;
+	d->bytes_read = b->bytes_read - a->bytes_read;
+	d->reads = b->reads - a->reads;
+	d->read_wait_s = b->read_wait_s - a->read_wait_s;
+}
+
+/* One budget: prompt of n_prompt pseudo-random tokens, then n_gen greedy
+ * decode steps.  Decode figures come from the decode steps alone. */
+static int sweep_one(struct cli_opts *o, long n_prompt, long n_gen, double peak, struct sweep_row *row)
+{
+	floe_model *m = NULL;
+	floe_session *s = NULL;
+	struct floe_stats st0, st1, st2, pd, dd;
+	struct floe_plan plan;
+	int32_t *toks = NULL;
+	uint64_t rng = 42;
+	int rc = 1, n_vocab;
+	double t0;
+
+	if (cli_open(o, &m, NULL, true))
+		return 1;
+	floe_model_plan(m, &plan);
+	if (floe_session_create(m, &s))
+		goto out;
+	n_vocab = floe_session_n_vocab(s);
+	toks = malloc((size_t)n_prompt * sizeof(int32_t));
+	if (!toks)
+		goto out;
+	for (long i = 0; i < n_prompt; i++) {
+		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+		toks[i] = (int32_t)((rng >> 33) % (uint64_t)n_vocab);
+	}
+	floe_stats_get(m, &st0);
+	t0 = floe_now_s();
+	if (floe_session_eval(s, toks, (int)n_prompt, false)) {
+		fprintf(stderr, "floe bench: %s\n", floe_session_error(s));
+		goto out;
+	}
+	row->ttft_s = floe_now_s() - t0;
+	floe_stats_get(m, &st1);
+	for (long i = 0; i < n_gen; i++) {
+		const float *lg = floe_session_logits(s, -1);
+		int32_t best = 0;
+		for (int v = 1; v < n_vocab; v++)
+			if (lg[v] > lg[best])
+				best = v;
+		if (floe_session_eval(s, &best, 1, false)) {
+			fprintf(stderr, "floe bench: %s\n", floe_session_error(s));
+			goto out;
+		}
+	}
+	floe_stats_get(m, &st2);
+	stats_diff(&st0, &st1, &pd);
+	stats_diff(&st1, &st2, &dd);
+	row->mem_gb = (double)o->mem / (1 << 30);
+	row->cache_share = plan.cache_share * 100;
+	row->prompt_tps = pd.prompt_s > 0 ? (double)n_prompt / pd.prompt_s : NAN;
+	row->decode_tps = dd.decode_s > 0 ? (double)dd.decode_tokens / dd.decode_s : NAN;
+	row->hit_pct = dd.expert_requests ? 100.0 * (double)dd.expert_hits / (double)dd.expert_requests : NAN;
+	row->mb_per_tok = dd.decode_tokens ? (double)dd.bytes_read / 1e6 / (double)dd.decode_tokens : NAN;
+	row->disk_gbs = dd.decode_s > 0 ? (double)dd.bytes_read / 1e9 / dd.decode_s : NAN;
+	row->peak_frac = peak > 0 ? row->disk_gbs / peak : NAN;
+	row->wait_share = dd.decode_s > 0 ? dd.read_wait_s / dd.decode_s : NAN;
+	rc = 0;
+out:
+	free(toks);
+	floe_session_free(s);
+	floe_model_close(m);
+	return rc;
+}
+
+static int bench_sweep(struct cli_opts *o, const char *mems, long n_prompt, long n_gen, const char *csv,
+		       const char *svg)
+{
+	enum { MAX = 16 };
+	struct sweep_row rows[MAX];
+	uint64_t mem[MAX];
+	int n = 0;
+	double peak, x[MAX], tps[MAX], ptps[MAX], hit[MAX];
+	FILE *cf = NULL;
+	char sz[32];
+
+	for (const char *p = mems; *p && n < MAX;) {
+		char item[64];
+		size_t len = strcspn(p, ",");
+		if (len >= sizeof(item))
+			len = sizeof(item) - 1;
+		memcpy(item, p, len);
+		item[len] = '\0';
+		if (!cli_parse_size("--mem", item, &mem[n++]))
+			return 2;
+		p += strcspn(p, ",");
+		if (*p == ',')
+			p++;
+	}
+	if (!n)
+		mem[n++] = o->mem;
+	peak = disk_peak(o->model, 0.5);
+	printf("model %s, prompt %ld tokens, decode %ld tokens, threads %s; disk peak %.3f GB/s (O_DIRECT, same run)\n",
+	       o->model, n_prompt, n_gen, o->threads ? (snprintf(sz, sizeof sz, "%ld", o->threads), sz) : "all", peak);
+	printf("%9s %7s %10s %8s %10s %7s %9s %9s %7s %7s\n", "mem", "cache%", "prompt t/s", "ttft s", "decode t/s",
+	       "hit%", "MB/token", "disk GB/s", "%peak", "io wait");
+	if (csv && !(cf = fopen(csv, "w"))) {
+		fprintf(stderr, "floe bench: cannot write %s\n", csv);
+		return 1;
+	}
+	if (cf)
+		fprintf(cf, "mem_bytes,cache_share_pct,prompt_tps,ttft_s,decode_tps,hit_pct,mb_per_token,disk_gbs,"
+			    "peak_fraction,io_wait_share,disk_peak_gbs\n");
+	for (int i = 0; i < n; i++) {
+		struct sweep_row *r = &rows[i];
+		o->mem = mem[i];
+		if (sweep_one(o, n_prompt, n_gen, peak, r)) {
+			if (cf)
+				fclose(cf);
+			return 1;
+		}
+		printf("%9s %6.1f%% %10.2f %8.2f %10.2f %6.1f%% %9.1f %9.3f %6.0f%% %6.0f%%\n",
+		       mem[i] ? cli_fmt_bytes(mem[i], sz, sizeof sz) : "unlimited", r->cache_share, r->prompt_tps,
+		       r->ttft_s, r->decode_tps, r->hit_pct, r->mb_per_tok, r->disk_gbs, 100 * r->peak_frac,
+		       100 * r->wait_share);
+		fflush(stdout);
+		if (cf)
+			fprintf(cf, "%llu,%.2f,%.3f,%.3f,%.3f,%.2f,%.2f,%.4f,%.4f,%.4f,%.4f\n", (unsigned long long)mem[i],
+				r->cache_share, r->prompt_tps, r->ttft_s, r->decode_tps, r->hit_pct, r->mb_per_tok,
+				r->disk_gbs, r->peak_frac, r->wait_share, peak);
+		x[i] = (double)mem[i] / (1 << 30);
+		tps[i] = r->decode_tps;
+		ptps[i] = r->prompt_tps;
+		hit[i] = r->hit_pct;
+	}
+	if (cf)
+		fclose(cf);
+	if (svg) {
+		struct plot_series series[] = {{"decode tok/s", tps, false}, {"prompt tok/s", ptps, false},
+					       {"expert hit %", hit, true}};
+		struct plot pl = {.title = "floe: speed and expert hit rate against --mem", .x_label = "--mem (GiB)",
+				  .y_label = "tokens / s", .y2_label = "hit rate (%)", .x = x, .n = n,
+				  .series = series, .n_series = 3};
+		plot_write_svg(&pl, svg);
+	}
+	return 0;
+}
+
 int cmd_bench(int argc, char **argv)
 {
 	const char *trace = NULL, *synth = "k10-512", *sizes = "5,10,25,50", *csv = NULL, *svg = NULL;
-	const char *model = NULL;
+	const char *model = NULL, *mems = "";
 	bool policies = false, io = false, buffered = false;
 	double seconds = 1.0;
 	int backend = FLOE_IO_AUTO;
+	long n_prompt = 64, n_gen = 32;
+	struct cli_opts o;
+
+	cli_opts_default(&o);
+	o.log_level = 0;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -323,7 +523,20 @@ int cmd_bench(int argc, char **argv)
 		else if (!strcmp(a, "--buffered"))
 			buffered = true;
 		else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && (model = cli_value(argc, argv, &i)))
+			o.model = model;
+		else if (!strcmp(a, "--mem") && (mems = cli_value(argc, argv, &i)))
 			;
+		else if (!strcmp(a, "-p") || !strcmp(a, "-n")) {
+			if (!(v = cli_value(argc, argv, &i)) ||
+			    !cli_parse_int(a, v, 1, 1 << 20, a[1] == 'p' ? &n_prompt : &n_gen))
+				return 2;
+		} else if (!strcmp(a, "-t") || !strcmp(a, "--threads") || !strcmp(a, "-c") || !strcmp(a, "--ctx") ||
+			   !strcmp(a, "--io-depth") || !strcmp(a, "--kv-f16") || !strcmp(a, "--ref") ||
+			   !strcmp(a, "-b") || !strcmp(a, "--batch")) {
+			bool matched;
+			if (!cli_opts_parse(argc, argv, &i, &o, &matched))
+				return 2;
+		}
 		else if (!strcmp(a, "--seconds")) {
 			if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float(a, v, 0.05, 600, &seconds))
 				return 2;
@@ -347,8 +560,13 @@ int cmd_bench(int argc, char **argv)
 		return bench_policies(trace, synth, sizes, csv, svg);
 	if (io)
 		return bench_io(model, seconds, backend, buffered);
+	if (model) {
+		o.buffered = buffered;
+		return bench_sweep(&o, mems, n_prompt, n_gen, csv, svg);
+	}
 	fprintf(stderr, "usage: floe bench --policies [--trace FILE | --synth k4-512|k10-512|k8-128] "
 			"[--sizes 5,10,25,50] [--csv F] [--svg F]\n"
-			"       floe bench --io [uring|pread] -m FILE [--seconds S] [--buffered]\n");
+			"       floe bench --io [uring|pread] -m FILE [--seconds S] [--buffered]\n"
+			"       floe bench -m FILE [--mem 2G,4G,8G] [-p 64] [-n 32] [-t N] [--csv F] [--svg F]\n");
 	return 2;
 }

@@ -148,21 +148,11 @@ int cmd_chat(int argc, char **argv)
 		fprintf(stderr, "floe chat: this model has no chat template floe knows\n");
 		goto out;
 	}
-	{
-		struct floe_sampler_params sp;
-		floe_sampler_params_default(&sp);
-		sp.temperature = (float)o.temp;
-		sp.top_k = (int)o.top_k;
-		sp.top_p = (float)o.top_p;
-		sp.min_p = (float)o.min_p;
-		sp.repeat_penalty = (float)o.repeat_penalty;
-		sp.repeat_last_n = (int)o.repeat_last_n;
-		sp.seed = o.seed_set ? o.seed : cli_random_seed();
-		if (floe_sampler_create(&sp, floe_tokenizer_n_vocab(c.tok), &c.smp, &err) ||
-		    floe_detok_init(&c.dt, c.tok, false, &err)) {
-			fprintf(stderr, "floe chat: %s\n", err.msg);
-			goto out;
-		}
+	if (cli_sampler_create(&o, floe_tokenizer_n_vocab(c.tok), &c.smp))
+		goto out;
+	if (floe_detok_init(&c.dt, c.tok, false, &err)) {
+		fprintf(stderr, "floe chat: %s\n", err.msg);
+		goto out;
 	}
 	if (floe_session_create(c.m, &c.s)) {
 		fprintf(stderr, "floe chat: %s\n", floe_model_error(c.m));

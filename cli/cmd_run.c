@@ -213,21 +213,11 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "floe run: the prompt is empty\n");
 		goto out;
 	}
-	{
-		struct floe_sampler_params sp;
-		floe_sampler_params_default(&sp);
-		sp.temperature = (float)o.temp;
-		sp.top_k = (int)o.top_k;
-		sp.top_p = (float)o.top_p;
-		sp.min_p = (float)o.min_p;
-		sp.repeat_penalty = (float)o.repeat_penalty;
-		sp.repeat_last_n = (int)o.repeat_last_n;
-		sp.seed = o.seed_set ? o.seed : cli_random_seed();
-		if (floe_sampler_create(&sp, floe_tokenizer_n_vocab(tok), &smp, &err) ||
-		    floe_detok_init(&dt, tok, false, &err)) {
-			fprintf(stderr, "floe run: %s\n", err.msg);
-			goto out;
-		}
+	if (cli_sampler_create(&o, floe_tokenizer_n_vocab(tok), &smp))
+		goto out;
+	if (floe_detok_init(&dt, tok, false, &err)) {
+		fprintf(stderr, "floe run: %s\n", err.msg);
+		goto out;
 	}
 	if ((st = floe_session_create(m, &s))) {
 		fprintf(stderr, "floe run: %s\n", floe_model_error(m));

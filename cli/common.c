@@ -9,6 +9,7 @@
 #include "args.h"
 #include "base/status.h"
 #include "gguf/gguf.h"
+#include "chat/sampler.h"
 #include "tokenizer/tokenizer.h"
 
 const char cli_opts_help[] =
@@ -194,4 +195,24 @@ uint64_t cli_random_seed(void)
 	seed = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 32);
 	floe_log(2, "floe: sampler seed %llu\n", (unsigned long long)seed);
 	return seed;
+}
+
+int cli_sampler_create(const struct cli_opts *o, uint32_t n_vocab, struct floe_sampler **out)
+{
+	struct floe_sampler_params sp;
+	struct floe_err err = {0};
+
+	floe_sampler_params_default(&sp);
+	sp.temperature = (float)o->temp;
+	sp.top_k = (int32_t)o->top_k;
+	sp.top_p = (float)o->top_p;
+	sp.min_p = (float)o->min_p;
+	sp.repeat_penalty = (float)o->repeat_penalty;
+	sp.repeat_last_n = (int32_t)o->repeat_last_n;
+	sp.seed = o->seed_set ? o->seed : cli_random_seed();
+	if (floe_sampler_create(&sp, n_vocab, out, &err)) {
+		fprintf(stderr, "floe: %s\n", err.msg);
+		return 1;
+	}
+	return 0;
 }

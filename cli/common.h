@@ -38,6 +38,11 @@ extern const char cli_opts_help[];
  * tokenizer.  Prints the error and returns non-zero on failure. */
 int cli_open(const struct cli_opts *o, floe_model **m, struct floe_tokenizer **tok, bool quiet);
 
+struct floe_sampler;
+/* A sampler from the sampling options (a random seed unless --seed); prints
+ * the error and returns non-zero on failure. */
+int cli_sampler_create(const struct cli_opts *o, uint32_t n_vocab, struct floe_sampler **out);
+
 /* A seed from the clock and pid, for runs without --seed (logged at -v). */
 uint64_t cli_random_seed(void);
 

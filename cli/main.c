@@ -14,7 +14,7 @@ struct command {
 static const struct command commands[] = {
 	{"run", cmd_run, "-m FILE -p TEXT [-n N] [--mem SIZE] ...   generate text"},
 	{"chat", cmd_chat, "-m FILE [--system TEXT]   interactive chat (keeps the KV cache between turns)"},
-	{"bench", cmd_bench, "--policies [--trace F | --synth NAME]   eviction policies on routing traces"},
+	{"bench", cmd_bench, "-m FILE --mem A,B,C | --io -m FILE | --policies   speed, disk peak, eviction policies"},
 	{"mkmodel", cmd_mkmodel, "--preset NAME -o OUT.gguf [--type T]   write a random-weight model"},
 	{"inspect", cmd_inspect, "MODEL.gguf [--ctx N] [--tensors] [--json]   what a model holds and needs"},
 };

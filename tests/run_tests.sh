@@ -3,6 +3,7 @@
 # "N passed, N failed" lines, and close with the total.  A binary that crashes
 # or prints no closing line counts as one failure.
 build=${1:?usage: run_tests.sh BUILD_DIR}
+export FLOE_BIN="$build/floe"
 total_pass=0
 total_fail=0
 for t in "$build"/tests/test_*; do

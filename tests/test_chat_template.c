@@ -5,6 +5,7 @@
  * special-token ids the prompt tokenizes to (against llama.cpp's ids for the
  * same text in tokenizer_goldens.jsonl). */
 #include "harness.h"
+#include "gguf_bytes.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -166,38 +167,6 @@ static void test_buffer_sizing(void)
 /* ------------------------------------------------------------------------ */
 /* Detection and tokenization                                                */
 /* ------------------------------------------------------------------------ */
-
-struct bb {
-	unsigned char *p;
-	size_t n, cap;
-};
-
-static void bb_raw(struct bb *b, const void *src, size_t n)
-{
-	if (b->n + n > b->cap) {
-		b->cap = (b->n + n) * 2 + 64;
-		b->p = realloc(b->p, b->cap);
-		if (!b->p)
-			abort();
-	}
-	memcpy(b->p + b->n, src, n);
-	b->n += n;
-}
-
-static void bb_str(struct bb *b, const char *s)
-{
-	uint64_t n = strlen(s);
-	bb_raw(b, &n, 8);
-	bb_raw(b, s, n);
-}
-
-static void bb_kv_str(struct bb *b, const char *key, const char *v)
-{
-	uint32_t t = FLOE_GGUF_STRING;
-	bb_str(b, key);
-	bb_raw(b, &t, 4);
-	bb_str(b, v);
-}
 
 /* A GGUF with only general.architecture and maybe a chat template. */
 static enum floe_chat_kind detect_meta(const char *arch, const char *tmpl)

@@ -2,6 +2,7 @@
  * truncation, random byte flips and hand-built hostile headers fail cleanly
  * with the right status and a message naming the field. */
 #include "harness.h"
+#include "gguf_bytes.h"
 
 #include <inttypes.h>
 #include <stdint.h>
@@ -10,71 +11,6 @@
 #include "gguf/gguf.h"
 #include "gguf/gguf_write.h"
 #include "quant/quant.h"
-
-/* ------------------------------------------------------------------------
- * A tiny byte builder for hand-made headers. */
-
-struct bb {
-	unsigned char *p;
-	size_t n, cap;
-};
-
-static void bb_raw(struct bb *b, const void *src, size_t n)
-{
-	if (b->n + n > b->cap) {
-		b->cap = (b->n + n) * 2 + 64;
-		b->p = realloc(b->p, b->cap);
-		if (!b->p)
-			abort();
-	}
-	memcpy(b->p + b->n, src, n);
-	b->n += n;
-}
-static void bb_u32(struct bb *b, uint32_t v) { bb_raw(b, &v, 4); }
-static void bb_u64(struct bb *b, uint64_t v) { bb_raw(b, &v, 8); }
-static void bb_str(struct bb *b, const char *s)
-{
-	bb_u64(b, strlen(s));
-	bb_raw(b, s, strlen(s));
-}
-static void bb_pad(struct bb *b, size_t align)
-{
-	static const unsigned char zero[64];
-	while (b->n % align)
-		bb_raw(b, zero, 1);
-	(void)zero;
-}
-static void bb_zeros(struct bb *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		bb_raw(b, "", 1);
-}
-
-static void bb_preamble(struct bb *b, uint32_t version, uint64_t n_tensors, uint64_t n_kv)
-{
-	bb_raw(b, "GGUF", 4);
-	bb_u32(b, version);
-	bb_u64(b, n_tensors);
-	bb_u64(b, n_kv);
-}
-
-static void bb_kv_u32(struct bb *b, const char *key, uint32_t v)
-{
-	bb_str(b, key);
-	bb_u32(b, FLOE_GGUF_UINT32);
-	bb_u32(b, v);
-}
-
-static void bb_tensor(struct bb *b, const char *name, uint32_t n_dims, const uint64_t *ne,
-		      uint32_t type, uint64_t offset)
-{
-	bb_str(b, name);
-	bb_u32(b, n_dims);
-	for (uint32_t i = 0; i < n_dims; i++)
-		bb_u64(b, ne[i]);
-	bb_u32(b, type);
-	bb_u64(b, offset);
-}
 
 /* Parse b as a whole file (header + data up to file_size). */
 static int parse_bb(const struct bb *b, uint64_t file_size, struct floe_err *e)

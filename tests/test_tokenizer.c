@@ -3,6 +3,7 @@
  * invalid UTF-8; the streaming detokenizer fed text split mid-character; the
  * special ids; and hand-built vocabs that must be refused cleanly. */
 #include "harness.h"
+#include "gguf_bytes.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -379,52 +380,6 @@ static void test_detok_split_chars(void)
 /* ------------------------------------------------------------------------ */
 /* Hand-built vocabs                                                         */
 /* ------------------------------------------------------------------------ */
-
-struct bb {
-	unsigned char *p;
-	size_t n, cap;
-};
-
-static void bb_raw(struct bb *b, const void *src, size_t n)
-{
-	if (b->n + n > b->cap) {
-		b->cap = (b->n + n) * 2 + 64;
-		b->p = realloc(b->p, b->cap);
-		if (!b->p)
-			abort();
-	}
-	memcpy(b->p + b->n, src, n);
-	b->n += n;
-}
-static void bb_u32(struct bb *b, uint32_t v)
-{
-	bb_raw(b, &v, 4);
-}
-static void bb_u64(struct bb *b, uint64_t v)
-{
-	bb_raw(b, &v, 8);
-}
-static void bb_strn(struct bb *b, const char *s, size_t n)
-{
-	bb_u64(b, n);
-	bb_raw(b, s, n);
-}
-static void bb_str(struct bb *b, const char *s)
-{
-	bb_strn(b, s, strlen(s));
-}
-static void bb_kv_str(struct bb *b, const char *key, const char *v)
-{
-	bb_str(b, key);
-	bb_u32(b, FLOE_GGUF_STRING);
-	bb_str(b, v);
-}
-static void bb_kv_u32(struct bb *b, const char *key, uint32_t v)
-{
-	bb_str(b, key);
-	bb_u32(b, FLOE_GGUF_UINT32);
-	bb_u32(b, v);
-}
 
 /* The GPT-2 byte alphabet as UTF-8 strings, in byte order. */
 static void byte_text(int byte, char *out, size_t *len)

@@ -45,6 +45,7 @@ struct mm_mat {
 	const void *act;
 	float *out;
 	int64_t stride;
+	int64_t n_gemm;   /* first tokens in llama.cpp's GEMM order (dense) */
 	int64_t chunk;    /* rows per chunk */
 	long first;       /* index of this matrix's first chunk */
 };
@@ -66,11 +67,13 @@ static void mm_chunk(const struct mm_job *j, const struct mm_mat *mt, long c)
 	int64_t lo = (c - mt->first) * mt->chunk;
 	int64_t hi = lo + mt->chunk < mt->rows ? lo + mt->chunk : mt->rows;
 
-	floe_matmul_range(j->k, mt->type, mt->w, mt->cols, mt->act, j->n_tok, mt->out, mt->stride, lo, hi);
+	floe_matmul_range(j->k, mt->type, mt->w, mt->cols, mt->act, j->n_tok, mt->n_gemm, mt->out, mt->stride, lo,
+			  hi);
 	if (!j->swiglu)
 		return;
 	const struct mm_mat *up = &j->mat[1];
-	floe_matmul_range(j->k, up->type, up->w, up->cols, up->act, j->n_tok, up->out, up->stride, lo, hi);
+	floe_matmul_range(j->k, up->type, up->w, up->cols, up->act, j->n_tok, up->n_gemm, up->out, up->stride, lo,
+			  hi);
 	/* Chunks start at multiples of 16, so floe_swiglu's 8-lane body and
 	 * scalar tail fall on the same elements as for the whole row. */
 	for (int t = 0; t < j->n_tok; t++) {
@@ -97,13 +100,18 @@ static void mm_slice(void *ctx, int ith, int nth)
 	}
 }
 
+/* dense: a plain matmul (attention, output head), which llama.cpp runs
+ * through its repacked GEMM for the first n - n % 4 tokens and its GEMV for
+ * the rest; expert matmuls (mul_mat_id) always take the GEMV.  The two sum
+ * some types (Q4_K) in different orders; floe_matmul_range follows both. */
 static void mm_add(struct mm_job *j, int nth, uint32_t type, const void *w, int64_t rows, int64_t cols,
-		   const void *act, float *out, int64_t stride)
+		   const void *act, float *out, int64_t stride, bool dense)
 {
 	struct mm_mat *mt = &j->mat[j->n_mat++];
+	int64_t n_gemm = dense && j->n_tok > 3 ? j->n_tok - j->n_tok % 4 : 0;
 
 	FLOE_ASSERT(j->n_mat <= MM_MAX);
-	*mt = (struct mm_mat){type, w, rows, cols, act, out, stride, 0, 0};
+	*mt = (struct mm_mat){type, w, rows, cols, act, out, stride, n_gemm, 0, 0};
 	mt->chunk = floe_matmul_chunk_rows(type, rows, cols, j->n_tok, nth);
 	if (j->swiglu && j->n_mat == 2) {
 		mt->chunk = j->mat[0].chunk;
@@ -146,11 +154,11 @@ static void convert_rows(const struct floe_kernels *k, uint32_t act_type, const 
 
 /* out[t*stride + r] = W[r] . act[t] for already converted activations. */
 static void matmul_conv(struct floe_model *m, uint32_t type, const void *w, int64_t rows, int64_t cols,
-			const void *act, int n_tok, float *out, int64_t stride)
+			const void *act, int n_tok, float *out, int64_t stride, bool dense)
 {
 	struct mm_job j = {.k = m->kern, .n_tok = n_tok};
 
-	mm_add(&j, floe_pool_threads(m->pool), type, w, rows, cols, act, out, stride);
+	mm_add(&j, floe_pool_threads(m->pool), type, w, rows, cols, act, out, stride, dense);
 	mm_run(m, &j);
 }
 
@@ -200,7 +208,7 @@ static void matmul_f32(struct floe_model *m, const struct floe_tensor *t, const 
 		if (have)
 			*have = at;
 	}
-	matmul_conv(m, t->type, t->data, t->ne[1], cols, m->s.act, n_tok, out, stride);
+	matmul_conv(m, t->type, t->data, t->ne[1], cols, m->s.act, n_tok, out, stride, true);
 }
 
 /* ---- attention ------------------------------------------------------------ */
@@ -320,9 +328,9 @@ static void attention_block(struct floe_session *sess, int il, int n, int pos)
 		struct mm_job j = {.k = m->kern, .n_tok = n};
 		int nth = floe_pool_threads(m->pool);
 		convert_rows(m->kern, act_type_of(l->wq.type), s->xn, n, E, s->act);
-		mm_add(&j, nth, l->wq.type, l->wq.data, l->wq.ne[1], E, s->act, s->q, nq);
-		mm_add(&j, nth, l->wk.type, l->wk.data, l->wk.ne[1], E, s->act, s->k, kvk);
-		mm_add(&j, nth, l->wv.type, l->wv.data, l->wv.ne[1], E, s->act, s->v, kvv);
+		mm_add(&j, nth, l->wq.type, l->wq.data, l->wq.ne[1], E, s->act, s->q, nq, true);
+		mm_add(&j, nth, l->wk.type, l->wk.data, l->wk.ne[1], E, s->act, s->k, kvk, true);
+		mm_add(&j, nth, l->wv.type, l->wv.data, l->wv.ne[1], E, s->act, s->v, kvv, true);
 		mm_run(m, &j);
 	} else {
 		matmul_f32(m, &l->wq, s->xn, n, s->q, nq, &have);
@@ -446,14 +454,14 @@ static void run_expert(struct floe_model *m, int il, int e, const struct floe_ex
 		/* gate, up and silu(gate) * up in one pool job over shared rows. */
 		struct mm_job j = {.k = m->kern, .n_tok = nt, .swiglu = true, .swiglu_fn = swiglu_fn(m)};
 		int nth = floe_pool_threads(m->pool);
-		mm_add(&j, nth, l->exps[FLOE_EXP_GATE].type, ref->data[FLOE_EXPERT_GATE], F, E, ga, s->gate, F);
-		mm_add(&j, nth, l->exps[FLOE_EXP_UP].type, ref->data[FLOE_EXPERT_UP], F, E, ga, s->up, F);
+		mm_add(&j, nth, l->exps[FLOE_EXP_GATE].type, ref->data[FLOE_EXPERT_GATE], F, E, ga, s->gate, F, false);
+		mm_add(&j, nth, l->exps[FLOE_EXP_UP].type, ref->data[FLOE_EXPERT_UP], F, E, ga, s->up, F, false);
 		mm_run(m, &j);
 	} else {
-		matmul_conv(m, l->exps[FLOE_EXP_GATE].type, ref->data[FLOE_EXPERT_GATE], F, E, ga, nt, s->gate, F);
+		matmul_conv(m, l->exps[FLOE_EXP_GATE].type, ref->data[FLOE_EXPERT_GATE], F, E, ga, nt, s->gate, F, false);
 		for (int i = 0; i < nt; i++)
 			memcpy((char *)s->gath + i * rb_u, (const char *)s->act2 + tok[i] * rb_u, rb_u);
-		matmul_conv(m, l->exps[FLOE_EXP_UP].type, ref->data[FLOE_EXPERT_UP], F, E, s->gath, nt, s->up, F);
+		matmul_conv(m, l->exps[FLOE_EXP_UP].type, ref->data[FLOE_EXPERT_UP], F, E, s->gath, nt, s->up, F, false);
 		for (int i = 0; i < nt; i++) {
 			float *g = s->gate + (size_t)i * F;
 			swiglu_fn(m)(g, g, s->up + (size_t)i * F, F);
@@ -462,7 +470,7 @@ static void run_expert(struct floe_model *m, int il, int e, const struct floe_ex
 	/* act2 may hold the up conversion, so h goes through `up`'s memory:
 	 * gath is free again once up is done. */
 	convert_rows(m->kern, at[2], s->gate, nt, F, s->gath);
-	matmul_conv(m, l->exps[FLOE_EXP_DOWN].type, ref->data[FLOE_EXPERT_DOWN], E, F, s->gath, nt, s->down, E);
+	matmul_conv(m, l->exps[FLOE_EXP_DOWN].type, ref->data[FLOE_EXPERT_DOWN], E, F, s->gath, nt, s->down, E, false);
 	for (int i = 0; i < nt; i++)
 		memcpy(s->eout + ((size_t)tok[i] * K + kk[i]) * E, s->down + (size_t)i * E, sizeof(float) * E);
 }

@@ -95,6 +95,10 @@ void floe_softmax(float *x, int n, float scale)
 		x[t] *= inv;
 }
 
+/* ggml's rotate_pairs is C++ built with GCC's default -ffp-contract=fast:
+ * x0*c - x1*s becomes fma(x0, c, -(x1*s)) and x0*s + x1*c becomes
+ * fma(x0, s, x1*c) (checked bit for bit against llama.cpp's rope output;
+ * the plain two-rounding form is off by an ulp from position 1 on). */
 void floe_rope_neox(float *x, int n_rot, int pos, float base)
 {
 	const float theta_scale = powf(base, -2.0f / (float)n_rot);
@@ -104,8 +108,8 @@ void floe_rope_neox(float *x, int n_rot, int pos, float base)
 	for (int i = 0; i < half; i++) {
 		const float c = cosf(theta), s = sinf(theta);
 		const float x0 = x[i], x1 = x[i + half];
-		x[i] = x0 * c - x1 * s;
-		x[i + half] = x0 * s + x1 * c;
+		x[i] = fmaf(x0, c, -(x1 * s));
+		x[i + half] = fmaf(x0, s, x1 * c);
 		theta *= theta_scale;
 	}
 }
@@ -118,8 +122,8 @@ void floe_rope_norm(float *x, int n_rot, int pos, float base)
 	for (int i = 0; i < n_rot; i += 2) {
 		const float c = cosf(theta), s = sinf(theta);
 		const float x0 = x[i], x1 = x[i + 1];
-		x[i] = x0 * c - x1 * s;
-		x[i + 1] = x0 * s + x1 * c;
+		x[i] = fmaf(x0, c, -(x1 * s));
+		x[i + 1] = fmaf(x0, s, x1 * c);
 		theta *= theta_scale;
 	}
 }

@@ -354,3 +354,36 @@ int floe_io_req_error(const struct floe_io *io, const struct floe_io_req *req, s
 				 req->result);
 	}
 }
+
+/* ---- Request lists ---------------------------------------------------- */
+
+void floe_io_list_push(struct floe_io_list *l, struct floe_io_req *r)
+{
+	r->next = NULL;
+	if (l->tail)
+		l->tail->next = r;
+	else
+		l->head = r;
+	l->tail = r;
+}
+
+void floe_io_list_push_front(struct floe_io_list *l, struct floe_io_req *r)
+{
+	r->next = l->head;
+	l->head = r;
+	if (!l->tail)
+		l->tail = r;
+}
+
+struct floe_io_req *floe_io_list_pop(struct floe_io_list *l)
+{
+	struct floe_io_req *r = l->head;
+
+	if (r) {
+		l->head = r->next;
+		if (!l->head)
+			l->tail = NULL;
+		r->next = NULL;
+	}
+	return r;
+}

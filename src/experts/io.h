@@ -170,6 +170,15 @@ void floe_io_finish(struct floe_io *io, struct floe_io_req *req);
 /* Reset a request's private fields before its first attempt. */
 void floe_io_req_start(struct floe_io_req *req);
 
+/* An intrusive FIFO of requests (through req->next), the backends' queues:
+ * no allocation per read. */
+struct floe_io_list {
+	struct floe_io_req *head, *tail;
+};
+void floe_io_list_push(struct floe_io_list *l, struct floe_io_req *r);
+void floe_io_list_push_front(struct floe_io_list *l, struct floe_io_req *r);
+struct floe_io_req *floe_io_list_pop(struct floe_io_list *l);
+
 /* Open path read-only for a backend: O_DIRECT unless params->buffered or
  * the filesystem refuses it (checked at open and with a probe read), and
  * fill io's path, fd, direct, refused, drop_cache, file_size, queue_depth. */

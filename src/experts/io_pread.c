@@ -18,45 +18,18 @@
 
 #define PREAD_MAX_THREADS 8
 
-struct req_list {
-	struct floe_io_req *head, *tail;
-};
-
 struct io_pread {
 	struct floe_io io; /* first: the common header */
 	pthread_mutex_t lock;
 	pthread_cond_t work;	  /* queue gained a request, or stop */
 	pthread_cond_t complete;  /* done gained a request */
-	struct req_list queue[2]; /* submitted, not yet taken by a worker: [low_prio] */
-	struct req_list done;	  /* complete, not yet reaped */
+	struct floe_io_list queue[2]; /* submitted, not yet taken by a worker: [low_prio] */
+	struct floe_io_list done;	  /* complete, not yet reaped */
 	int outstanding;	  /* submitted and not yet reaped */
 	bool stop;
 	int n_threads;
 	pthread_t threads[PREAD_MAX_THREADS];
 };
-
-static void list_push(struct req_list *l, struct floe_io_req *r)
-{
-	r->next = NULL;
-	if (l->tail)
-		l->tail->next = r;
-	else
-		l->head = r;
-	l->tail = r;
-}
-
-static struct floe_io_req *list_pop(struct req_list *l)
-{
-	struct floe_io_req *r = l->head;
-
-	if (r) {
-		l->head = r->next;
-		if (!l->head)
-			l->tail = NULL;
-		r->next = NULL;
-	}
-	return r;
-}
 
 /* Read one request to completion (success or failure) with the shared rules. */
 static void read_request(const struct floe_io *io, struct floe_io_req *req)
@@ -82,13 +55,13 @@ static void *worker_main(void *arg)
 			pthread_cond_wait(&p->work, &p->lock);
 		if (p->stop)
 			break;
-		req = list_pop(&p->queue[0]);
+		req = floe_io_list_pop(&p->queue[0]);
 		if (!req)
-			req = list_pop(&p->queue[1]);
+			req = floe_io_list_pop(&p->queue[1]);
 		pthread_mutex_unlock(&p->lock);
 		read_request(&p->io, req);
 		pthread_mutex_lock(&p->lock);
-		list_push(&p->done, req);
+		floe_io_list_push(&p->done, req);
 		pthread_cond_signal(&p->complete);
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -104,7 +77,7 @@ static int pread_submit(struct floe_io *io, struct floe_io_req **reqs, int n, st
 		floe_io_req_start(reqs[i]);
 	pthread_mutex_lock(&p->lock);
 	for (int i = 0; i < n; i++)
-		list_push(&p->queue[reqs[i]->low_prio ? 1 : 0], reqs[i]);
+		floe_io_list_push(&p->queue[reqs[i]->low_prio ? 1 : 0], reqs[i]);
 	p->outstanding += n;
 	if (n == 1)
 		pthread_cond_signal(&p->work);
@@ -126,7 +99,7 @@ static int pread_reap(struct floe_io *io, struct floe_io_req **done, int max, in
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		struct floe_io_req *req;
-		while (n < max && (req = list_pop(&p->done))) {
+		while (n < max && (req = floe_io_list_pop(&p->done))) {
 			done[n++] = req;
 			p->outstanding--;
 		}

@@ -17,49 +17,14 @@
 #include <string.h>
 #include <unistd.h>
 
-struct req_list {
-	struct floe_io_req *head, *tail;
-};
-
 struct io_uring_be {
 	struct floe_io io; /* first: the common header */
 	struct io_uring ring;
-	struct req_list pending[2]; /* need a read attempt, not in the ring: [low_prio] */
-	struct req_list done;	    /* complete, not yet reaped */
+	struct floe_io_list pending[2]; /* need a read attempt, not in the ring: [low_prio] */
+	struct floe_io_list done;	    /* complete, not yet reaped */
 	int inflight;		    /* attempts in the ring */
 	int outstanding;	    /* submitted and not yet reaped */
 };
-
-static void list_push(struct req_list *l, struct floe_io_req *r)
-{
-	r->next = NULL;
-	if (l->tail)
-		l->tail->next = r;
-	else
-		l->head = r;
-	l->tail = r;
-}
-
-static void list_push_front(struct req_list *l, struct floe_io_req *r)
-{
-	r->next = l->head;
-	l->head = r;
-	if (!l->tail)
-		l->tail = r;
-}
-
-static struct floe_io_req *list_pop(struct req_list *l)
-{
-	struct floe_io_req *r = l->head;
-
-	if (r) {
-		l->head = r->next;
-		if (!l->head)
-			l->tail = NULL;
-		r->next = NULL;
-	}
-	return r;
-}
 
 /* Move pending requests into the ring while it has room, then submit them
  * with one system call. */
@@ -68,7 +33,7 @@ static int flush_pending(struct io_uring_be *u, struct floe_err *err)
 	int queued = 0, r;
 
 	while (u->inflight < u->io.queue_depth && (u->pending[0].head || u->pending[1].head)) {
-		struct req_list *from = u->pending[0].head ? &u->pending[0] : &u->pending[1];
+		struct floe_io_list *from = u->pending[0].head ? &u->pending[0] : &u->pending[1];
 		struct floe_io_req *req = from->head;
 		struct io_uring_sqe *sqe;
 		uint64_t off, len;
@@ -77,13 +42,13 @@ static int flush_pending(struct io_uring_be *u, struct floe_err *err)
 		sqe = io_uring_get_sqe(&u->ring);
 		if (!sqe)
 			break; /* submission ring full: submit what we have */
-		list_pop(from);
+		floe_io_list_pop(from);
 		if (floe_io_attempt_begin(&u->io, req, &off, &len, &buf) == FLOE_IO_STEP_DONE) {
 			/* The SQE is handed back as a no-op so the ring stays
 			 * consistent; its completion is ignored. */
 			io_uring_prep_nop(sqe);
 			io_uring_sqe_set_data(sqe, NULL);
-			list_push(&u->done, req);
+			floe_io_list_push(&u->done, req);
 		} else {
 			io_uring_prep_read(sqe, u->io.fd, buf, (unsigned)len, off);
 			io_uring_sqe_set_data(sqe, req);
@@ -118,9 +83,9 @@ static void drain_cqes(struct io_uring_be *u)
 		if (!req)
 			continue; /* a no-op placeholder */
 		if (floe_io_attempt_end(&u->io, req, res) == FLOE_IO_STEP_READ)
-			list_push_front(&u->pending[req->low_prio ? 1 : 0], req);
+			floe_io_list_push_front(&u->pending[req->low_prio ? 1 : 0], req);
 		else
-			list_push(&u->done, req);
+			floe_io_list_push(&u->done, req);
 	}
 }
 
@@ -130,7 +95,7 @@ static int uring_submit(struct floe_io *io, struct floe_io_req **reqs, int n, st
 
 	for (int i = 0; i < n; i++) {
 		floe_io_req_start(reqs[i]);
-		list_push(&u->pending[reqs[i]->low_prio ? 1 : 0], reqs[i]);
+		floe_io_list_push(&u->pending[reqs[i]->low_prio ? 1 : 0], reqs[i]);
 	}
 	u->outstanding += n;
 	return flush_pending(u, err);
@@ -151,7 +116,7 @@ static int uring_reap(struct floe_io *io, struct floe_io_req **done, int max, in
 		st = flush_pending(u, err);
 		if (st < 0)
 			return st;
-		while (n < max && (req = list_pop(&u->done))) {
+		while (n < max && (req = floe_io_list_pop(&u->done))) {
 			done[n++] = req;
 			u->outstanding--;
 			floe_io_finish(io, req);

@@ -99,8 +99,9 @@ static void matmul_rows(floe_vec_dot_rows_fn rows, const uint8_t *wb, size_t w_b
 	}
 }
 
-void floe_matmul_range(const struct floe_kernels *k, uint32_t type, const void *w, int64_t n_cols,
-		       const void *act, int64_t n_tok, float *out, int64_t out_stride, int64_t lo, int64_t hi)
+static void matmul_with(const struct floe_kernels *k, uint32_t type, floe_vec_dot_rows_fn rows, const void *w,
+			int64_t n_cols, const void *act, int64_t n_tok, float *out, int64_t out_stride, long lo,
+			long hi)
 {
 	const struct floe_type_info *ti = floe_type_info(type);
 	FLOE_ASSERT(ti && type < FLOE_TYPE_COUNT && k->vec_dot[type]);
@@ -110,7 +111,7 @@ void floe_matmul_range(const struct floe_kernels *k, uint32_t type, const void *
 	FLOE_ASSERT(w_bytes && a_bytes);
 	const uint8_t *wb = w, *ab = act;
 
-	if (n_tok == 1) {
+	if (n_tok == 1 && !rows) {
 		for (long r = lo; r < hi; r++)
 			out[r] = dot(n_cols, wb + (size_t)r * w_bytes, ab);
 		return;
@@ -118,10 +119,6 @@ void floe_matmul_range(const struct floe_kernels *k, uint32_t type, const void *
 	long tile = (long)(MATMUL_TILE_BYTES / w_bytes);
 	if (tile < 1)
 		tile = 1;
-	/* Only the AVX2 table itself may use the AVX2 multi-row kernels (it is
-	 * handed out only on CPUs that have AVX2); they give the same bits as
-	 * its one-row kernels. */
-	floe_vec_dot_rows_fn rows = k == &avx2_table ? floe_vec_dot_rows_avx2(type) : NULL;
 	if (rows) {
 		matmul_rows(rows, wb, w_bytes, lo, hi, tile, n_cols, ab, a_bytes, n_tok, out, out_stride);
 		return;
@@ -137,6 +134,31 @@ void floe_matmul_range(const struct floe_kernels *k, uint32_t type, const void *
 	}
 }
 
+void floe_matmul_range(const struct floe_kernels *k, uint32_t type, const void *w, int64_t n_cols,
+		       const void *act, int64_t n_tok, int64_t n_gemm, float *out, int64_t out_stride, int64_t lo,
+		       int64_t hi)
+{
+	/* Only the AVX2 table itself may use the AVX2 multi-row kernels (it is
+	 * handed out only on CPUs that have AVX2); they give the same bits as
+	 * its one-row kernels. */
+	floe_vec_dot_rows_fn gemm = n_gemm > 0 && k == &avx2_table ? floe_vec_dot_rows_gemm_avx2(type) : NULL;
+	floe_vec_dot_rows_fn rows;
+
+	if (gemm) {
+		const struct floe_type_info *ti = floe_type_info(type);
+		FLOE_ASSERT(ti && n_gemm <= n_tok);
+		matmul_with(k, type, gemm, w, n_cols, act, n_gemm, out, out_stride, lo, hi);
+		if (n_gemm == n_tok)
+			return;
+		size_t a_bytes = (size_t)floe_type_row_bytes(ti->act_type, (uint64_t)n_cols);
+		act = (const uint8_t *)act + (size_t)n_gemm * a_bytes;
+		out += n_gemm * out_stride;
+		n_tok -= n_gemm;
+	}
+	rows = n_tok > 1 && k == &avx2_table ? floe_vec_dot_rows_avx2(type) : NULL;
+	matmul_with(k, type, rows, w, n_cols, act, n_tok, out, out_stride, lo, hi);
+}
+
 void floe_matmul(const struct floe_kernels *k, uint32_t type, const void *w, int64_t n_rows,
 		 int64_t n_cols, const void *act, int64_t n_tok, float *out, int64_t out_stride,
 		 int ith, int nth)
@@ -144,7 +166,17 @@ void floe_matmul(const struct floe_kernels *k, uint32_t type, const void *w, int
 	long lo, hi;
 
 	floe_split((long)n_rows, ith, nth, &lo, &hi);
-	floe_matmul_range(k, type, w, n_cols, act, n_tok, out, out_stride, lo, hi);
+	floe_matmul_range(k, type, w, n_cols, act, n_tok, 0, out, out_stride, lo, hi);
+}
+
+void floe_matmul_gemm(const struct floe_kernels *k, uint32_t type, const void *w, int64_t n_rows,
+		      int64_t n_cols, const void *act, int64_t n_tok, int64_t n_gemm, float *out,
+		      int64_t out_stride, int ith, int nth)
+{
+	long lo, hi;
+
+	floe_split((long)n_rows, ith, nth, &lo, &hi);
+	floe_matmul_range(k, type, w, n_cols, act, n_tok, n_gemm, out, out_stride, lo, hi);
 }
 
 int64_t floe_matmul_chunk_rows(uint32_t type, int64_t n_rows, int64_t n_cols, int64_t n_tok, int nth)

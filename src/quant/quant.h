@@ -122,10 +122,21 @@ void floe_matmul(const struct floe_kernels *k, uint32_t type, const void *w, int
 		 int64_t n_cols, const void *act, int64_t n_tok, float *out, int64_t out_stride,
 		 int ith, int nth);
 
-/* The same product for the rows [lo, hi) only (any thread, any order: the
- * result of each row does not depend on how rows are split). */
+/* floe_matmul for a dense weight as llama.cpp multiplies it: its repacked
+ * GEMM (activation rows 0..n_gemm, a multiple of 4 in llama.cpp) sums some
+ * types (Q4_K) in another order than its GEMV (the other rows, and every
+ * row of an expert matmul).  The same as floe_matmul where the orders agree
+ * or with the reference table. */
+void floe_matmul_gemm(const struct floe_kernels *k, uint32_t type, const void *w, int64_t n_rows,
+		      int64_t n_cols, const void *act, int64_t n_tok, int64_t n_gemm, float *out,
+		      int64_t out_stride, int ith, int nth);
+
+/* floe_matmul_gemm for the rows [lo, hi) only (any thread, any order: the
+ * result of each row does not depend on how rows are split); n_gemm = 0 is
+ * floe_matmul. */
 void floe_matmul_range(const struct floe_kernels *k, uint32_t type, const void *w, int64_t n_cols,
-		       const void *act, int64_t n_tok, float *out, int64_t out_stride, int64_t lo, int64_t hi);
+		       const void *act, int64_t n_tok, int64_t n_gemm, float *out, int64_t out_stride, int64_t lo,
+		       int64_t hi);
 
 /* Rows per chunk when nth threads take chunks of an n_rows matrix
  * dynamically: a multiple of 16 (and of the multi-token tile). */

@@ -50,13 +50,6 @@ static inline float hsum_ps(__m256 v)
 	return _mm_cvtss_f32(s);
 }
 
-static inline float hsum_ps128(__m128 v)
-{
-	v = _mm_add_ps(v, _mm_movehl_ps(v, v));
-	v = _mm_add_ss(v, _mm_movehdup_ps(v));
-	return _mm_cvtss_f32(v);
-}
-
 static inline int32_t hsum_epi32(__m256i v)
 {
 	__m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -514,6 +507,52 @@ ALWAYS_INLINE __m256i b32_dot(int kind, __m256i q, __m256i y)
 	}
 }
 
+/* ggml's AVX2 dots keep ONE 8-lane accumulator for Q8_0, Q4_0, Q5_0, Q4_1
+ * and Q5_1 (as does llamafile's tinyBLAS_Q0_AVX, which multiplies Q8_0
+ * prompt chunks), but two (even and odd blocks, added before the horizontal
+ * sum) for IQ4_NL and MXFP4 (used only if they were not repacked, see
+ * b32_blockwise: today they always take the blockwise order).  The order is part of the result: a second
+ * accumulator moves a row by an ulp, enough to flip a later Q8 activation
+ * rounding (measured on the q8_0 fixture: 0.26 logit jump). */
+ALWAYS_INLINE bool b32_two_acc(int kind)
+{
+	return kind == B32_IQ4_NL || kind == B32_MXFP4;
+}
+
+/* On AVX2 llama.cpp repacks Q4_0, IQ4_NL and MXFP4 weights (rows a multiple
+ * of 8, the default "extra buffer types") and multiplies them with its
+ * 8x8 interleaved GEMV/GEMM kernels, which order the sum differently from
+ * its plain dots: each block's integer dot is completed first, then
+ * acc = fma((float)isum, d_w * d_a, acc) block after block, one scalar
+ * accumulator per output.  Following that order is what keeps later Q8
+ * activation roundings from flipping (measured on the q4_0 fixture). */
+ALWAYS_INLINE bool b32_blockwise(int kind)
+{
+	return kind == B32_Q4_0 || kind == B32_IQ4_NL || kind == B32_MXFP4;
+}
+
+ALWAYS_INLINE void b32_dot_blockwise_n(int kind, int64_t n, const void *w, const uint8_t *act, size_t stride,
+				       int nt, float *out)
+{
+	const uint8_t *x = w;
+	const size_t xs = b32_size(kind), ys = b32_act_size(kind);
+	float acc[MAX_NT];
+
+	UNROLL for (int t = 0; t < nt; t++) acc[t] = 0.0f;
+	for (int64_t i = 0; i < n / 32; i++) {
+		const uint8_t *xb = x + (size_t)i * xs;
+		__m256i q = b32_quants(kind, xb);
+		float dx = b32_wscale(kind, xb);
+		UNROLL for (int t = 0; t < nt; t++)
+		{
+			const uint8_t *yb = act + (size_t)t * stride + (size_t)i * ys;
+			int32_t isum = hsum_epi32(b32_dot(kind, q, _mm256_loadu_si256((const __m256i *)(yb + 2))));
+			acc[t] = __builtin_fmaf((float)isum, dx * f16_at(yb), acc[t]);
+		}
+	}
+	UNROLL for (int t = 0; t < nt; t++) out[t] = acc[t];
+}
+
 ALWAYS_INLINE void b32_dot_n(int kind, int64_t n, const void *w, const uint8_t *act, size_t stride, int nt,
 			     float *out)
 {
@@ -522,12 +561,17 @@ ALWAYS_INLINE void b32_dot_n(int kind, int64_t n, const void *w, const uint8_t *
 	const size_t qoff = b32_has_min(kind) ? 4 : 2; /* quants after d (and s) */
 	int64_t nb = n / 32, i = 0;
 	__m256 a0[MAX_NT], a1[MAX_NT];
-	__m128 am[MAX_NT]; /* sum of m_w * s_a, for the types with a min */
+	float sm[MAX_NT]; /* sum of m_w * s_a in block order, for the types with a min */
+
+	if (b32_blockwise(kind)) {
+		b32_dot_blockwise_n(kind, n, w, act, stride, nt, out);
+		return;
+	}
 
 	UNROLL for (int t = 0; t < nt; t++)
 	{
 		a0[t] = a1[t] = _mm256_setzero_ps();
-		am[t] = _mm_setzero_ps();
+		sm[t] = 0.0f;
 	}
 	for (; i + 4 <= nb; i += 4) {
 		const uint8_t *xb = x + (size_t)i * xs;
@@ -537,8 +581,6 @@ ALWAYS_INLINE void b32_dot_n(int kind, int64_t n, const void *w, const uint8_t *
 		{
 			const uint8_t *yb = act + (size_t)t * stride + (size_t)i * ys;
 			d4[t] = _mm256_castps128_ps256(_mm_mul_ps(dx, f16x4_strided(yb, ys)));
-			if (b32_has_min(kind))
-				am[t] = _mm_fmadd_ps(f16x4_strided(xb + 2, xs), f16x4_strided(yb + 2, ys), am[t]);
 		}
 		UNROLL for (int k = 0; k < 4; k++)
 		{
@@ -548,10 +590,12 @@ ALWAYS_INLINE void b32_dot_n(int kind, int64_t n, const void *w, const uint8_t *
 				const uint8_t *yb = act + (size_t)t * stride + (size_t)(i + k) * ys;
 				__m256i p = b32_dot(kind, q, _mm256_loadu_si256((const __m256i *)(yb + qoff)));
 				__m256 d = _mm256_permutevar8x32_ps(d4[t], _mm256_set1_epi32(k));
-				if (k & 1)
+				if (b32_two_acc(kind) && (k & 1))
 					a1[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), a1[t]);
 				else
 					a0[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), a0[t]);
+				if (b32_has_min(kind))
+					sm[t] = __builtin_fmaf(f16_at(xb + (size_t)k * xs + 2), f16_at(yb + 2), sm[t]);
 			}
 		}
 	}
@@ -564,19 +608,19 @@ ALWAYS_INLINE void b32_dot_n(int kind, int64_t n, const void *w, const uint8_t *
 			const uint8_t *yb = act + (size_t)t * stride + (size_t)i * ys;
 			__m256i p = b32_dot(kind, q, _mm256_loadu_si256((const __m256i *)(yb + qoff)));
 			__m256 d = _mm256_set1_ps(dx * f16_at(yb));
-			if (i & 1)
+			if (b32_two_acc(kind) && (i & 1))
 				a1[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), a1[t]);
 			else
 				a0[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), a0[t]);
 			if (b32_has_min(kind))
-				am[t] = _mm_add_ss(am[t], _mm_set_ss(f16_at(xb + 2) * f16_at(yb + 2)));
+				sm[t] = __builtin_fmaf(f16_at(xb + 2), f16_at(yb + 2), sm[t]);
 		}
 	}
 	UNROLL for (int t = 0; t < nt; t++)
 	{
-		out[t] = hsum_ps(_mm256_add_ps(a0[t], a1[t]));
+		out[t] = hsum_ps(b32_two_acc(kind) ? _mm256_add_ps(a0[t], a1[t]) : a0[t]);
 		if (b32_has_min(kind))
-			out[t] += hsum_ps128(am[t]);
+			out[t] += sm[t];
 	}
 }
 
@@ -684,14 +728,17 @@ static inline __m128i bsums_pairs(const int16_t *bsums)
 /* Q2_K: element 128h + 32s + l (h < 2, s < 4, l < 32) is bits 2s..2s+1 of
  * qs[32h + l]; 16-element group g = 8h + 2s + (l >= 16) has scale
  * scales[g] & 15 and min scales[g] >> 4. */
+/* Q2_K in ggml_vec_dot_q2_K_q8_K's order: one 8-lane accumulator that takes
+ * the mins (times -d_a * dmin) first and then the scaled sums, per block.
+ * Q2_K and Q3_K are not repacked on AVX2, so this is what llama.cpp runs. */
 ALWAYS_INLINE void q2_K_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
 {
 	const struct block_q2_K *x = w;
 	const __m256i m3 = _mm256_set1_epi8(3);
 	const __m128i m4 = _mm_set1_epi8(15);
-	__m256 acc[MAX_NT], acc_m[MAX_NT];
+	__m256 acc[MAX_NT];
 
-	UNROLL for (int t = 0; t < nt; t++) acc[t] = acc_m[t] = _mm256_setzero_ps();
+	UNROLL for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n / 256; i++) {
 		__m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
 		__m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), m4));
@@ -720,11 +767,11 @@ ALWAYS_INLINE void q2_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 		{
 			const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
 			__m256i pm = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)y->bsums));
+			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(-y->d * dmx), _mm256_cvtepi32_ps(pm), acc[t]);
 			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
-			acc_m[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dmx), _mm256_cvtepi32_ps(pm), acc_m[t]);
 		}
 	}
-	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]) - hsum_ps(acc_m[t]);
+	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]);
 }
 
 /* Q3_K scales: 16 six-bit values; the low 4 bits of scale j are the low
@@ -753,7 +800,6 @@ ALWAYS_INLINE void q3_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 	UNROLL for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n / 256; i++) {
 		__m128i sc8 = q3_k_scales(x[i].scales);
-		__m256i sc16 = _mm256_cvtepi8_epi16(sc8);
 		__m256i hm = _mm256_loadu_si256((const __m256i *)x[i].hmask);
 		__m256i sumi[MAX_NT];
 
@@ -765,12 +811,13 @@ ALWAYS_INLINE void q3_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 			UNROLL for (int s = 0; s < 4; s++)
 			{
 				__m256i lo = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
-				__m256i q = _mm256_or_si256(lo, _mm256_and_si256(move_bit(hm, 4 * h + s, 2), b2));
+				__m256i nh = _mm256_andnot_si256(move_bit(hm, 4 * h + s, 2), b2); /* 4 if no high bit */
 				__m256i scs = _mm256_shuffle_epi8(sc, mask_pair(s));
 				UNROLL for (int t = 0; t < nt; t++)
 				{
 					const int8_t *q8 = ACT_BLOCK(struct block_q8_K, act, stride, t, i)->qs + 128 * h + 32 * s;
-					__m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)q8));
+					__m256i y8 = _mm256_loadu_si256((const __m256i *)q8);
+					__m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(lo, y8), _mm256_maddubs_epi16(nh, y8));
 					sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(p, scs));
 				}
 			}
@@ -779,9 +826,7 @@ ALWAYS_INLINE void q3_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 		UNROLL for (int t = 0; t < nt; t++)
 		{
 			const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
-			__m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y->bsums));
-			__m256i si = _mm256_sub_epi32(sumi[t], _mm256_slli_epi32(off, 2));
-			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(si), acc[t]);
+			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
 		}
 	}
 	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]);
@@ -803,24 +848,24 @@ static inline __m128i k4_scales_mins(const uint8_t *b)
  * 64j + 32 + l the high nibble; sub-block k (32 elements) has scale sc[k]
  * and min mn[k]: value d * sc * q - dmin * mn.  For up to MAX_NT activation
  * rows at once, like q4_0_dot_n. */
-ALWAYS_INLINE void q4_K_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
+ALWAYS_INLINE void q4_K_core(bool gemm, int64_t n, const void *w, const uint8_t *act, size_t stride, int nt,
+			     float *out)
 {
 	const struct block_q4_K *x = w;
 	const __m256i m4 = _mm256_set1_epi8(15);
-	__m256 acc[MAX_NT];
-	__m128 acc_m[MAX_NT];
+	float acc[MAX_NT], acc_m[MAX_NT];
 
-	UNROLL for (int t = 0; t < nt; t++)
-	{
-		acc[t] = _mm256_setzero_ps();
-		acc_m[t] = _mm_setzero_ps();
-	}
+	UNROLL for (int t = 0; t < nt; t++) acc[t] = acc_m[t] = 0.0f;
 	for (int64_t i = 0; i < n / 256; i++) {
 		__m128i sm = k4_scales_mins(x[i].scales);
 		__m256i sc = both_halves(_mm_cvtepu8_epi16(sm));
 		__m128i mins = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm));
 		__m256i sumi[MAX_NT];
 		const uint8_t *q4 = x[i].qs;
+		const float dx = h2f(x[i].d), dmx = h2f(x[i].dmin);
+		uint8_t mn8[16];
+		_mm_storeu_si128((__m128i *)mn8, sm);
+		const uint8_t *mn8p = mn8 + 8;
 
 		UNROLL for (int t = 0; t < nt; t++) sumi[t] = _mm256_setzero_si256();
 		UNROLL for (int j = 0; j < 4; j++)
@@ -832,25 +877,47 @@ ALWAYS_INLINE void q4_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 			__m256i sch = _mm256_shuffle_epi8(sc, mask_one(2 * j + 1));
 			UNROLL for (int t = 0; t < nt; t++)
 			{
-				const int8_t *q8 = ACT_BLOCK(struct block_q8_K, act, stride, t, i)->qs + 64 * j;
+				const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
+				const int8_t *q8 = y->qs + 64 * j;
 				__m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
 				__m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
-				sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(_mm256_madd_epi16(pl, scl),
-										     _mm256_madd_epi16(ph, sch)));
+				__m256i sj = _mm256_add_epi32(_mm256_madd_epi16(pl, scl), _mm256_madd_epi16(ph, sch));
+				if (gemm) {
+					int32_t mn = mn8p[2 * j] * (y->bsums[4 * j] + y->bsums[4 * j + 1]) +
+						     mn8p[2 * j + 1] * (y->bsums[4 * j + 2] + y->bsums[4 * j + 3]);
+					acc[t] = __builtin_fmaf((float)hsum_epi32(sj), dx * y->d, acc[t]);
+					acc_m[t] = __builtin_fmaf((float)mn, dmx * y->d, acc_m[t]);
+				} else {
+					sumi[t] = _mm256_add_epi32(sumi[t], sj);
+				}
 			}
 		}
-		float dx = h2f(x[i].d), dmx = h2f(x[i].dmin);
+		if (gemm)
+			continue;
 		UNROLL for (int t = 0; t < nt; t++)
 		{
 			const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
 			__m128i pm = _mm_madd_epi16(mins, bsums_pairs(y->bsums));
-			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
-			acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(y->d * dmx), _mm_cvtepi32_ps(pm), acc_m[t]);
+			__m128i pm2 = _mm_add_epi32(pm, _mm_unpackhi_epi64(pm, pm));
+			int32_t imin = _mm_cvtsi128_si32(_mm_add_epi32(pm2, _mm_shuffle_epi32(pm2, 1)));
+			acc[t] = __builtin_fmaf((float)hsum_epi32(sumi[t]), dx * y->d, acc[t]);
+			acc_m[t] = __builtin_fmaf((float)imin, dmx * y->d, acc_m[t]);
 		}
 	}
-	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]) - hsum_ps128(acc_m[t]);
+	UNROLL for (int t = 0; t < nt; t++) out[t] = acc[t] - acc_m[t];
 }
 
+
+ALWAYS_INLINE void q4_K_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
+{
+	q4_K_core(false, n, w, act, stride, nt, out);
+}
+
+ALWAYS_INLINE void q4_K_gemm_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt,
+				   float *out)
+{
+	q4_K_core(true, n, w, act, stride, nt, out);
+}
 
 /* Q5_K: as Q4_K with a fifth bit: bit 2j of qh[l] for element 64j + l and
  * bit 2j + 1 for element 64j + 32 + l. */
@@ -859,12 +926,12 @@ ALWAYS_INLINE void q5_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 	const struct block_q5_K *x = w;
 	const __m256i m4 = _mm256_set1_epi8(15), b4 = _mm256_set1_epi8(16);
 	__m256 acc[MAX_NT];
-	__m128 acc_m[MAX_NT];
+	float acc_m[MAX_NT];
 
 	UNROLL for (int t = 0; t < nt; t++)
 	{
 		acc[t] = _mm256_setzero_ps();
-		acc_m[t] = _mm_setzero_ps();
+		acc_m[t] = 0.0f;
 	}
 	for (int64_t i = 0; i < n / 256; i++) {
 		__m128i sm = k4_scales_mins(x[i].scales);
@@ -898,10 +965,12 @@ ALWAYS_INLINE void q5_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 			const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
 			__m128i pm = _mm_madd_epi16(mins, bsums_pairs(y->bsums));
 			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
-			acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(y->d * dmx), _mm_cvtepi32_ps(pm), acc_m[t]);
+			__m128i pm2 = _mm_add_epi32(pm, _mm_unpackhi_epi64(pm, pm));
+			int32_t imin = _mm_cvtsi128_si32(_mm_add_epi32(pm2, _mm_shuffle_epi32(pm2, 1)));
+			acc_m[t] = __builtin_fmaf(-y->d * dmx, (float)imin, acc_m[t]);
 		}
 	}
-	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]) - hsum_ps128(acc_m[t]);
+	UNROLL for (int t = 0; t < nt; t++) out[t] = hsum_ps(acc[t]) + acc_m[t];
 }
 
 /* Q6_K: in each 128-element half h (ql += 64h, qh += 32h), for l < 32:
@@ -1001,6 +1070,7 @@ ONE_ROW_FN(q6_K)
 ROWS_FN(q8_0)
 ROWS_FN(q4_0)
 ROWS_FN(q4_K)
+ROWS_FN(q4_K_gemm)
 ROWS_FN(q6_K)
 ROWS_FN(q2_K)
 ROWS_FN(q3_K)
@@ -1047,6 +1117,13 @@ floe_vec_dot_rows_fn floe_vec_dot_rows_avx2(uint32_t type)
 	default:
 		return NULL;
 	}
+}
+
+/* Multi-row kernels in the order of llama.cpp's repacked GEMM, where it
+ * differs from its GEMV (see q4_K_core); NULL where the two agree. */
+floe_vec_dot_rows_fn floe_vec_dot_rows_gemm_avx2(uint32_t type)
+{
+	return type == FLOE_TYPE_Q4_K ? q4_K_gemm_rows : NULL;
 }
 
 /* ---------------------------------------------------------------------

@@ -54,6 +54,9 @@ typedef void (*floe_vec_dot_rows_fn)(int64_t n, const void *w, const void *act, 
 
 /* The multi-row kernel for a weight type, or NULL (use the one-row kernel). */
 floe_vec_dot_rows_fn floe_vec_dot_rows_avx2(uint32_t type);
+/* Multi-row kernels in llama.cpp's repacked-GEMM order where it differs
+ * from the GEMV order of the kernels above (Q4_K); NULL otherwise. */
+floe_vec_dot_rows_fn floe_vec_dot_rows_gemm_avx2(uint32_t type);
 
 /* Overwrite the entries of k that have an AVX2 kernel (k starts as a copy of
  * the reference table). */

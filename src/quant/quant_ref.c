@@ -250,21 +250,29 @@ void floe_dequant_q3_K_ref(const void *src, float *dst, int64_t n)
 	}
 }
 
+/* Q4_K and Q5_K share their scales: 8 sub-blocks of 32 with 6-bit scale and
+ * min each; x = d * sc * q - dmin * m. */
+static void dequant_k4_scales(uint16_t d16, uint16_t dmin16, const uint8_t *scales, const int8_t *q, float *dst)
+{
+	float d = floe_f16_to_f32(d16), min = floe_f16_to_f32(dmin16);
+
+	for (int s = 0; s < 8; s++) {
+		uint8_t sc, m;
+		floe_get_scale_min_k4(s, scales, &sc, &m);
+		float dl = d * sc, ml = min * m;
+		for (int l = 0; l < 32; l++)
+			dst[32 * s + l] = dl * q[32 * s + l] - ml;
+	}
+}
+
 void floe_dequant_q4_K_ref(const void *src, float *dst, int64_t n)
 {
 	const struct block_q4_K *x = src;
 	int8_t q[QK_K];
 
 	for (int64_t i = 0; i < n / QK_K; i++, dst += QK_K) {
-		float d = floe_f16_to_f32(x[i].d), min = floe_f16_to_f32(x[i].dmin);
 		unpack_q4_K(&x[i], q);
-		for (int s = 0; s < 8; s++) {
-			uint8_t sc, m;
-			floe_get_scale_min_k4(s, x[i].scales, &sc, &m);
-			float dl = d * sc, ml = min * m;
-			for (int l = 0; l < 32; l++)
-				dst[32 * s + l] = dl * q[32 * s + l] - ml;
-		}
+		dequant_k4_scales(x[i].d, x[i].dmin, x[i].scales, q, dst);
 	}
 }
 
@@ -274,15 +282,8 @@ void floe_dequant_q5_K_ref(const void *src, float *dst, int64_t n)
 	int8_t q[QK_K];
 
 	for (int64_t i = 0; i < n / QK_K; i++, dst += QK_K) {
-		float d = floe_f16_to_f32(x[i].d), min = floe_f16_to_f32(x[i].dmin);
 		unpack_q5_K(&x[i], q);
-		for (int s = 0; s < 8; s++) {
-			uint8_t sc, m;
-			floe_get_scale_min_k4(s, x[i].scales, &sc, &m);
-			float dl = d * sc, ml = min * m;
-			for (int l = 0; l < 32; l++)
-				dst[32 * s + l] = dl * q[32 * s + l] - ml;
-		}
+		dequant_k4_scales(x[i].d, x[i].dmin, x[i].scales, q, dst);
 	}
 }
 
