@@ -14,6 +14,8 @@
 #include "engine/ops.h"
 #include "harness.h"
 #include "quant/quant.h"
+#include "quant/quant_avx2.h"
+#include "quant/quant_blocks.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
@@ -130,8 +132,57 @@ static void test_pool_submitter_sleeps(void)
 	floe_pool_destroy(pool);
 }
 
+/* Q4_K multi-row kernels (GEMV and llama.cpp's GEMM order) for 2..4 tokens
+ * keep each token's float chain in a lane; every result must have exactly
+ * the bits of the same kernel run for that token alone. */
+static void test_q4_K_lanes_bits(void)
+{
+	enum { COLS = 2048, NT = 4 };
+	const int64_t nb = COLS / 256;
+	static struct block_q4_K w[COLS / 256];
+	static struct block_q8_K a[NT][COLS / 256];
+	static float x[COLS];
+
+	if (!floe_cpu_has_avx2_fma()) {
+		fprintf(stderr, "  skipped: CPU lacks AVX2/FMA\n");
+		return;
+	}
+	const struct floe_kernels *k = floe_kernels_get(false);
+	for (int rep = 0; rep < 20; rep++) {
+		uint8_t *wb = (uint8_t *)w;
+		for (size_t i = 0; i < sizeof(w); i++)
+			wb[i] = (uint8_t)(rand_float(128.0f) + 128.0f);
+		for (int64_t b = 0; b < nb; b++) {
+			uint16_t h = floe_f32_to_f16(rand_float(0.01f));
+			memcpy(&w[b].d, &h, 2);
+			h = floe_f32_to_f16(rand_float(0.01f));
+			memcpy(&w[b].dmin, &h, 2);
+		}
+		for (int t = 0; t < NT; t++) {
+			for (int i = 0; i < COLS; i++)
+				x[i] = rand_float(rep % 2 ? 1.0f : 30.0f);
+			k->quantize_act[FLOE_TYPE_Q8_K](x, a[t], COLS);
+		}
+		floe_vec_dot_rows_fn fns[2] = {floe_vec_dot_rows_avx2(FLOE_TYPE_Q4_K),
+					      floe_vec_dot_rows_gemm_avx2(FLOE_TYPE_Q4_K)};
+		for (int f = 0; f < 2; f++) {
+			REQUIRE(fns[f]);
+			for (int nt = 2; nt <= NT; nt++) {
+				float got[NT], one;
+				fns[f](COLS, w, a, sizeof(a[0]), nt, got);
+				for (int t = 0; t < nt; t++) {
+					fns[f](COLS, w, a[t], sizeof(a[0]), 1, &one);
+					CHECKF(memcmp(&got[t], &one, sizeof(one)) == 0, "%s nt=%d tok %d: %.9g vs %.9g",
+					       f ? "gemm" : "gemv", nt, t, got[t], one);
+				}
+			}
+		}
+	}
+}
+
 int main(void)
 {
+	RUN(test_q4_K_lanes_bits);
 	RUN(test_swiglu_avx2_bits);
 	RUN(test_pool_spin_and_sleep);
 	RUN(test_pool_submitter_sleeps);

@@ -20,7 +20,7 @@
  * on a machine with more runnable threads than cores (shared, or other
  * work), a thread spinning at full speed would take the core from exactly
  * the thread it waits for. */
-#define SPIN_PURE_NS 20000ull
+#define SPIN_PURE_NS SPIN_NS
 #define SPIN_CHECK 64 /* pauses between clock reads */
 
 struct floe_pool {

@@ -908,15 +908,104 @@ ALWAYS_INLINE void q4_K_core(bool gemm, int64_t n, const void *w, const uint8_t 
 }
 
 
+/* Lane t = the horizontal int32 sum of v[t] (exact: integer adds). */
+static inline __m128i hsum4_epi32(__m256i v0, __m256i v1, __m256i v2, __m256i v3)
+{
+	__m256i c = _mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3));
+	return _mm_add_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
+}
+
+/* q4_K_core for 2..4 activation rows with the per-token float work in the
+ * lanes of one register: lane t runs exactly token t's scalar chain of
+ * q4_K_core (the same integer sums converted to float, the same products
+ * dx * d_t, the same fmas in the same order), so the bits are equal; the
+ * horizontal sums (one per token and sub-block in the GEMM order) become
+ * one hadd tree for all tokens.  Prompt processing spends its time here. */
+ALWAYS_INLINE void q4_K_core_lanes(bool gemm, int64_t n, const void *w, const uint8_t *act, size_t stride, int nt,
+				   float *out)
+{
+	const struct block_q4_K *x = w;
+	const __m256i m4 = _mm256_set1_epi8(15);
+	__m128 acc = _mm_setzero_ps(), acc_m = _mm_setzero_ps();
+	float r[4];
+
+	for (int64_t i = 0; i < n / 256; i++) {
+		__m128i sm = k4_scales_mins(x[i].scales);
+		__m256i sc = both_halves(_mm_cvtepu8_epi16(sm));
+		__m128i mins = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm));
+		const uint8_t *q4 = x[i].qs;
+		float yd[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+		__m128 pm[4]; /* token t: min products of sub-block pairs j = 0..3 */
+		__m256i sumi[4];
+
+		UNROLL for (int t = 0; t < 4; t++)
+		{
+			sumi[t] = _mm256_setzero_si256();
+			pm[t] = _mm_setzero_ps();
+			if (t < nt) {
+				const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
+				yd[t] = y->d;
+				pm[t] = _mm_castsi128_ps(_mm_madd_epi16(mins, bsums_pairs(y->bsums)));
+			}
+		}
+		_MM_TRANSPOSE4_PS(pm[0], pm[1], pm[2], pm[3]); /* now pm[j], lane t */
+		const __m128 yv = _mm_loadu_ps(yd);
+		const __m128 d = _mm_mul_ps(_mm_set1_ps(h2f(x[i].d)), yv);
+		const __m128 dm = _mm_mul_ps(_mm_set1_ps(h2f(x[i].dmin)), yv);
+
+		UNROLL for (int j = 0; j < 4; j++)
+		{
+			__m256i bits = _mm256_loadu_si256((const __m256i *)(q4 + 32 * j));
+			__m256i lo = _mm256_and_si256(bits, m4);
+			__m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+			__m256i scl = _mm256_shuffle_epi8(sc, mask_one(2 * j));
+			__m256i sch = _mm256_shuffle_epi8(sc, mask_one(2 * j + 1));
+			__m256i sj[4];
+			UNROLL for (int t = 0; t < 4; t++)
+			{
+				sj[t] = _mm256_setzero_si256();
+				if (t < nt) {
+					const int8_t *q8 = ACT_BLOCK(struct block_q8_K, act, stride, t, i)->qs + 64 * j;
+					__m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
+					__m256i ph =
+						_mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+					sj[t] = _mm256_add_epi32(_mm256_madd_epi16(pl, scl), _mm256_madd_epi16(ph, sch));
+				}
+			}
+			if (gemm) {
+				__m128 sf = _mm_cvtepi32_ps(hsum4_epi32(sj[0], sj[1], sj[2], sj[3]));
+				acc = _mm_fmadd_ps(sf, d, acc);
+				acc_m = _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_castps_si128(pm[j])), dm, acc_m);
+			} else {
+				UNROLL for (int t = 0; t < 4; t++) sumi[t] = _mm256_add_epi32(sumi[t], sj[t]);
+			}
+		}
+		if (gemm)
+			continue;
+		__m128i imin = _mm_add_epi32(_mm_add_epi32(_mm_castps_si128(pm[0]), _mm_castps_si128(pm[1])),
+					     _mm_add_epi32(_mm_castps_si128(pm[2]), _mm_castps_si128(pm[3])));
+		acc = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_epi32(sumi[0], sumi[1], sumi[2], sumi[3])), d, acc);
+		acc_m = _mm_fmadd_ps(_mm_cvtepi32_ps(imin), dm, acc_m);
+	}
+	_mm_storeu_ps(r, _mm_sub_ps(acc, acc_m));
+	UNROLL for (int t = 0; t < nt; t++) out[t] = r[t];
+}
+
 ALWAYS_INLINE void q4_K_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt, float *out)
 {
-	q4_K_core(false, n, w, act, stride, nt, out);
+	if (nt > 1)
+		q4_K_core_lanes(false, n, w, act, stride, nt, out);
+	else
+		q4_K_core(false, n, w, act, stride, nt, out);
 }
 
 ALWAYS_INLINE void q4_K_gemm_dot_n(int64_t n, const void *w, const uint8_t *act, size_t stride, int nt,
 				   float *out)
 {
-	q4_K_core(true, n, w, act, stride, nt, out);
+	if (nt > 1)
+		q4_K_core_lanes(true, n, w, act, stride, nt, out);
+	else
+		q4_K_core(true, n, w, act, stride, nt, out);
 }
 
 /* Q5_K: as Q4_K with a fifth bit: bit 2j of qh[l] for element 64j + l and
