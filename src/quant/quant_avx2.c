@@ -50,6 +50,13 @@ static inline float hsum_ps(__m256 v)
 	return _mm_cvtss_f32(s);
 }
 
+/* Lane t = the horizontal int32 sum of v[t] (exact: integer adds). */
+static inline __m128i hsum4_epi32(__m256i v0, __m256i v1, __m256i v2, __m256i v3)
+{
+	__m256i c = _mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3));
+	return _mm_add_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
+}
+
 static inline int32_t hsum_epi32(__m256i v)
 {
 	__m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -538,8 +545,49 @@ ALWAYS_INLINE void b32_dot_blockwise_n(int kind, int64_t n, const void *w, const
 	const size_t xs = b32_size(kind), ys = b32_act_size(kind);
 	float acc[MAX_NT];
 
+	int64_t i = 0;
+
 	UNROLL for (int t = 0; t < nt; t++) acc[t] = 0.0f;
-	for (int64_t i = 0; i < n / 32; i++) {
+	/* Same chain of fmas per token, with the integer block sums of four
+	 * blocks (one token) or four tokens (one block) from one hadd tree and
+	 * the scales multiplied four at a time: the same bits, fewer shuffles. */
+	if (nt == 1) {
+		for (; i + 4 <= n / 32; i += 4) {
+			const uint8_t *xb = x + (size_t)i * xs, *yb = act + (size_t)i * ys;
+			__m256i p[4];
+			UNROLL for (int k = 0; k < 4; k++)
+				p[k] = b32_dot(kind, b32_quants(kind, xb + (size_t)k * xs),
+					       _mm256_loadu_si256((const __m256i *)(yb + (size_t)k * ys + 2)));
+			float sv[4], dv[4];
+			_mm_storeu_ps(sv, _mm_cvtepi32_ps(hsum4_epi32(p[0], p[1], p[2], p[3])));
+			_mm_storeu_ps(dv, _mm_mul_ps(b32_wscale4(kind, xb), f16x4_strided(yb, ys)));
+			UNROLL for (int k = 0; k < 4; k++) acc[0] = __builtin_fmaf(sv[k], dv[k], acc[0]);
+		}
+	} else {
+		__m128 av = _mm_setzero_ps();
+		for (; i < n / 32; i++) {
+			const uint8_t *xb = x + (size_t)i * xs;
+			__m256i q = b32_quants(kind, xb);
+			__m128 dx = _mm_set1_ps(b32_wscale(kind, xb));
+			__m256i p[4];
+			float yd[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+			UNROLL for (int t = 0; t < 4; t++)
+			{
+				p[t] = _mm256_setzero_si256();
+				if (t < nt) {
+					const uint8_t *yb = act + (size_t)t * stride + (size_t)i * ys;
+					p[t] = b32_dot(kind, q, _mm256_loadu_si256((const __m256i *)(yb + 2)));
+					yd[t] = f16_at(yb);
+				}
+			}
+			av = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_epi32(p[0], p[1], p[2], p[3])),
+					  _mm_mul_ps(dx, _mm_loadu_ps(yd)), av);
+		}
+		float r[4];
+		_mm_storeu_ps(r, av);
+		UNROLL for (int t = 0; t < nt; t++) acc[t] = r[t];
+	}
+	for (; i < n / 32; i++) {
 		const uint8_t *xb = x + (size_t)i * xs;
 		__m256i q = b32_quants(kind, xb);
 		float dx = b32_wscale(kind, xb);
@@ -907,13 +955,6 @@ ALWAYS_INLINE void q4_K_core(bool gemm, int64_t n, const void *w, const uint8_t 
 	UNROLL for (int t = 0; t < nt; t++) out[t] = acc[t] - acc_m[t];
 }
 
-
-/* Lane t = the horizontal int32 sum of v[t] (exact: integer adds). */
-static inline __m128i hsum4_epi32(__m256i v0, __m256i v1, __m256i v2, __m256i v3)
-{
-	__m256i c = _mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3));
-	return _mm_add_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
-}
 
 /* q4_K_core for 2..4 activation rows with the per-token float work in the
  * lanes of one register: lane t runs exactly token t's scalar chain of
