@@ -589,6 +589,21 @@ static void check_matmul(const struct floe_kernels *k, uint32_t t, int64_t n_row
 		CHECKF(memcmp(o1, on, out_n * sizeof(float)) == 0, "%s %s nth=%d differs from nth=1", k->isa,
 		       floe_type_name(t), nth);
 	}
+	/* Row ranges in any order and size (the pool hands out chunks
+	 * dynamically): the chunk size floe_matmul_chunk_rows picks and 5 rows,
+	 * last chunk first. */
+	int64_t chunks[2] = {floe_matmul_chunk_rows(t, n_rows, n_cols, n_tok, 2), 5};
+	for (int ci = 0; ci < 2; ci++) {
+		int64_t ch = chunks[ci];
+		CHECK(ch > 0 && (ci == 1 || ch % 16 == 0));
+		for (size_t i = 0; i < out_n; i++)
+			on[i] = -12345.0f;
+		for (int64_t lo = (n_rows - 1) / ch * ch; lo >= 0; lo -= ch)
+			floe_matmul_range(k, t, w, n_cols, a, n_tok, 0, on, stride, lo,
+					  lo + ch < n_rows ? lo + ch : n_rows);
+		CHECKF(memcmp(o1, on, out_n * sizeof(float)) == 0, "%s %s chunks of %lld differ from nth=1", k->isa,
+		       floe_type_name(t), (long long)ch);
+	}
 	free(w);
 	free(a);
 	free(x);

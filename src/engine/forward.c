@@ -20,33 +20,117 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "base/alloc.h"
+#include "engine/act_avx2.h"
 #include "engine/engine.h"
 #include "engine/dotf32.h"
 #include "engine/ops.h"
 
-
 /* ---- matmul over the pool ------------------------------------------------- */
 
-struct mm_job {
-	const struct floe_kernels *k;
+/* Up to three matrices multiplied in ONE pool job (q, k and v share their
+ * input; so do an expert's gate and up): one hand-off instead of three, and
+ * the threads take row chunks from a shared counter, so a thread the OS
+ * took away for a while (the machine is shared) does not hold up the rest.
+ * Which thread computes a row never changes its bits. */
+#define MM_MAX 3
+
+struct mm_mat {
 	uint32_t type;
 	const void *w;
 	int64_t rows, cols;
 	const void *act;
-	int64_t n_tok, n_gemm;
 	float *out;
 	int64_t stride;
+	int64_t n_gemm;   /* first tokens in llama.cpp's GEMM order (dense) */
+	int64_t chunk;    /* rows per chunk */
+	long first;       /* index of this matrix's first chunk */
 };
+
+struct mm_job {
+	const struct floe_kernels *k;
+	int n_mat, n_tok;
+	/* swiglu: matrices 0 and 1 are gate and up with equal shapes; a chunk
+	 * covers the same rows of both, then out0 = silu(out0) * out1 there. */
+	bool swiglu;
+	void (*swiglu_fn)(float *y, const float *g, const float *u, int n);
+	long n_chunks;
+	atomic_long next;
+	struct mm_mat mat[MM_MAX];
+};
+
+static void mm_chunk(const struct mm_job *j, const struct mm_mat *mt, long c)
+{
+	int64_t lo = (c - mt->first) * mt->chunk;
+	int64_t hi = lo + mt->chunk < mt->rows ? lo + mt->chunk : mt->rows;
+
+	floe_matmul_range(j->k, mt->type, mt->w, mt->cols, mt->act, j->n_tok, mt->n_gemm, mt->out, mt->stride, lo,
+			  hi);
+	if (!j->swiglu)
+		return;
+	const struct mm_mat *up = &j->mat[1];
+	floe_matmul_range(j->k, up->type, up->w, up->cols, up->act, j->n_tok, up->n_gemm, up->out, up->stride, lo,
+			  hi);
+	/* Chunks start at multiples of 16, so floe_swiglu's 8-lane body and
+	 * scalar tail fall on the same elements as for the whole row. */
+	for (int t = 0; t < j->n_tok; t++) {
+		float *g = mt->out + t * mt->stride + lo;
+		j->swiglu_fn(g, g, up->out + t * up->stride + lo, (int)(hi - lo));
+	}
+}
 
 static void mm_slice(void *ctx, int ith, int nth)
 {
-	const struct mm_job *j = ctx;
+	struct mm_job *j = ctx;
+	const int n_mat = j->swiglu ? 1 : j->n_mat;
 
-	floe_matmul_gemm(j->k, j->type, j->w, j->rows, j->cols, j->act, j->n_tok, j->n_gemm, j->out, j->stride,
-			 ith, nth);
+	(void)ith;
+	(void)nth;
+	for (;;) {
+		long c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+		if (c >= j->n_chunks)
+			return;
+		int i = 0;
+		while (i + 1 < n_mat && c >= j->mat[i + 1].first)
+			i++;
+		mm_chunk(j, &j->mat[i], c);
+	}
+}
+
+/* dense: a plain matmul (attention, output head), which llama.cpp runs
+ * through its repacked GEMM for the first n - n % 4 tokens and its GEMV for
+ * the rest; expert matmuls (mul_mat_id) always take the GEMV.  The two sum
+ * some types (Q4_K) in different orders; floe_matmul_range follows both. */
+static void mm_add(struct mm_job *j, int nth, uint32_t type, const void *w, int64_t rows, int64_t cols,
+		   const void *act, float *out, int64_t stride, bool dense)
+{
+	struct mm_mat *mt = &j->mat[j->n_mat++];
+	int64_t n_gemm = dense && j->n_tok > 3 ? j->n_tok - j->n_tok % 4 : 0;
+
+	FLOE_ASSERT(j->n_mat <= MM_MAX);
+	*mt = (struct mm_mat){type, w, rows, cols, act, out, stride, n_gemm, 0, 0};
+	mt->chunk = floe_matmul_chunk_rows(type, rows, cols, j->n_tok, nth);
+	if (j->swiglu && j->n_mat == 2) {
+		mt->chunk = j->mat[0].chunk;
+		return;
+	}
+	mt->first = j->n_chunks;
+	j->n_chunks += (long)((rows + mt->chunk - 1) / mt->chunk);
+}
+
+/* The AVX2 SwiGLU (same bits) whenever the AVX2 kernel table is in use. */
+static void (*swiglu_fn(const struct floe_model *m))(float *, const float *, const float *, int)
+{
+	return strcmp(m->kern->isa, "avx2") == 0 ? floe_swiglu_avx2 : floe_swiglu;
+}
+
+static void mm_run(struct floe_model *m, struct mm_job *j)
+{
+	atomic_store_explicit(&j->next, 0, memory_order_relaxed);
+	floe_pool_run(m->pool, mm_slice, j);
 }
 
 static uint32_t act_type_of(uint32_t type)
@@ -68,18 +152,14 @@ static void convert_rows(const struct floe_kernels *k, uint32_t act_type, const 
 	}
 }
 
-/* out[t*stride + r] = W[r] . act[t] for already converted activations.
- * dense: a plain matmul (attention, output head), which llama.cpp runs
- * through its repacked GEMM for the first n - n % 4 tokens and its GEMV for
- * the rest; expert matmuls (mul_mat_id) always take the GEMV.  The two sum
- * some types (Q4_K) in different orders; floe_matmul_gemm follows both. */
+/* out[t*stride + r] = W[r] . act[t] for already converted activations. */
 static void matmul_conv(struct floe_model *m, uint32_t type, const void *w, int64_t rows, int64_t cols,
 			const void *act, int n_tok, float *out, int64_t stride, bool dense)
 {
-	int64_t n_gemm = dense && n_tok > 3 ? n_tok - n_tok % 4 : 0;
-	struct mm_job j = {m->kern, type, w, rows, cols, act, n_tok, n_gemm, out, stride};
+	struct mm_job j = {.k = m->kern, .n_tok = n_tok};
 
-	floe_pool_run(m->pool, mm_slice, &j);
+	mm_add(&j, floe_pool_threads(m->pool), type, w, rows, cols, act, out, stride, dense);
+	mm_run(m, &j);
 }
 
 /* F32 weights (the router): ggml multiplies one token with
@@ -242,9 +322,21 @@ static void attention_block(struct floe_session *sess, int il, int n, int pos)
 
 	for (int t = 0; t < n; t++)
 		floe_rms_norm(s->xn + (size_t)t * E, s->x + (size_t)t * E, l->attn_norm.data, E, hp->rms_eps);
-	matmul_f32(m, &l->wq, s->xn, n, s->q, nq, &have);
-	matmul_f32(m, &l->wk, s->xn, n, s->k, kvk, &have);
-	matmul_f32(m, &l->wv, s->xn, n, s->v, kvv, &have);
+	if (l->wq.type != FLOE_TYPE_F32 && act_type_of(l->wk.type) == act_type_of(l->wq.type) &&
+	    act_type_of(l->wv.type) == act_type_of(l->wq.type)) {
+		/* q, k and v from one converted input in one pool job. */
+		struct mm_job j = {.k = m->kern, .n_tok = n};
+		int nth = floe_pool_threads(m->pool);
+		convert_rows(m->kern, act_type_of(l->wq.type), s->xn, n, E, s->act);
+		mm_add(&j, nth, l->wq.type, l->wq.data, l->wq.ne[1], E, s->act, s->q, nq, true);
+		mm_add(&j, nth, l->wk.type, l->wk.data, l->wk.ne[1], E, s->act, s->k, kvk, true);
+		mm_add(&j, nth, l->wv.type, l->wv.data, l->wv.ne[1], E, s->act, s->v, kvv, true);
+		mm_run(m, &j);
+	} else {
+		matmul_f32(m, &l->wq, s->xn, n, s->q, nq, &have);
+		matmul_f32(m, &l->wk, s->xn, n, s->k, kvk, &have);
+		matmul_f32(m, &l->wv, s->xn, n, s->v, kvv, &have);
+	}
 
 	for (int t = 0; t < n; t++) {
 		float *qt = s->q + (size_t)t * nq, *kt = s->k + (size_t)t * kvk, *vt = s->v + (size_t)t * kvv;
@@ -364,17 +456,28 @@ static void run_expert(struct floe_model *m, int il, int e, const struct floe_ex
 	const uint64_t rb_u = floe_type_row_bytes(at[1], (uint64_t)E);
 
 	/* Gather the tokens' converted rows (converted once per layer). */
-	for (int i = 0; i < nt; i++)
-		memcpy((char *)s->gath + i * rb_g, (const char *)s->act + tok[i] * rb_g, rb_g);
-	matmul_conv(m, l->exps[FLOE_EXP_GATE].type, ref->data[FLOE_EXPERT_GATE], F, E, s->gath, nt, s->gate, F, false);
-	if (at[1] != at[0]) {
+	const void *ga = (const char *)s->act + tok[0] * rb_g;
+	if (nt > 1) {
+		for (int i = 0; i < nt; i++)
+			memcpy((char *)s->gath + i * rb_g, (const char *)s->act + tok[i] * rb_g, rb_g);
+		ga = s->gath;
+	}
+	if (at[1] == at[0]) {
+		/* gate, up and silu(gate) * up in one pool job over shared rows. */
+		struct mm_job j = {.k = m->kern, .n_tok = nt, .swiglu = true, .swiglu_fn = swiglu_fn(m)};
+		int nth = floe_pool_threads(m->pool);
+		mm_add(&j, nth, l->exps[FLOE_EXP_GATE].type, ref->data[FLOE_EXPERT_GATE], F, E, ga, s->gate, F, false);
+		mm_add(&j, nth, l->exps[FLOE_EXP_UP].type, ref->data[FLOE_EXPERT_UP], F, E, ga, s->up, F, false);
+		mm_run(m, &j);
+	} else {
+		matmul_conv(m, l->exps[FLOE_EXP_GATE].type, ref->data[FLOE_EXPERT_GATE], F, E, ga, nt, s->gate, F, false);
 		for (int i = 0; i < nt; i++)
 			memcpy((char *)s->gath + i * rb_u, (const char *)s->act2 + tok[i] * rb_u, rb_u);
-	}
-	matmul_conv(m, l->exps[FLOE_EXP_UP].type, ref->data[FLOE_EXPERT_UP], F, E, s->gath, nt, s->up, F, false);
-	for (int i = 0; i < nt; i++) {
-		float *g = s->gate + (size_t)i * F;
-		floe_swiglu(g, g, s->up + (size_t)i * F, F);
+		matmul_conv(m, l->exps[FLOE_EXP_UP].type, ref->data[FLOE_EXPERT_UP], F, E, s->gath, nt, s->up, F, false);
+		for (int i = 0; i < nt; i++) {
+			float *g = s->gate + (size_t)i * F;
+			swiglu_fn(m)(g, g, s->up + (size_t)i * F, F);
+		}
 	}
 	/* act2 may hold the up conversion, so h goes through `up`'s memory:
 	 * gath is free again once up is done. */

@@ -100,8 +100,8 @@ static void matmul_rows(floe_vec_dot_rows_fn rows, const uint8_t *wb, size_t w_b
 }
 
 static void matmul_with(const struct floe_kernels *k, uint32_t type, floe_vec_dot_rows_fn rows, const void *w,
-			int64_t n_rows, int64_t n_cols, const void *act, int64_t n_tok, float *out,
-			int64_t out_stride, int ith, int nth)
+			int64_t n_cols, const void *act, int64_t n_tok, float *out, int64_t out_stride, long lo,
+			long hi)
 {
 	const struct floe_type_info *ti = floe_type_info(type);
 	FLOE_ASSERT(ti && type < FLOE_TYPE_COUNT && k->vec_dot[type]);
@@ -110,9 +110,7 @@ static void matmul_with(const struct floe_kernels *k, uint32_t type, floe_vec_do
 	size_t a_bytes = (size_t)floe_type_row_bytes(ti->act_type, (uint64_t)n_cols);
 	FLOE_ASSERT(w_bytes && a_bytes);
 	const uint8_t *wb = w, *ab = act;
-	long lo, hi;
 
-	floe_split((long)n_rows, ith, nth, &lo, &hi);
 	if (n_tok == 1 && !rows) {
 		for (long r = lo; r < hi; r++)
 			out[r] = dot(n_cols, wb + (size_t)r * w_bytes, ab);
@@ -136,34 +134,68 @@ static void matmul_with(const struct floe_kernels *k, uint32_t type, floe_vec_do
 	}
 }
 
-void floe_matmul(const struct floe_kernels *k, uint32_t type, const void *w, int64_t n_rows,
-		 int64_t n_cols, const void *act, int64_t n_tok, float *out, int64_t out_stride,
-		 int ith, int nth)
+void floe_matmul_range(const struct floe_kernels *k, uint32_t type, const void *w, int64_t n_cols,
+		       const void *act, int64_t n_tok, int64_t n_gemm, float *out, int64_t out_stride, int64_t lo,
+		       int64_t hi)
 {
 	/* Only the AVX2 table itself may use the AVX2 multi-row kernels (it is
 	 * handed out only on CPUs that have AVX2); they give the same bits as
 	 * its one-row kernels. */
-	floe_vec_dot_rows_fn rows = n_tok > 1 && k == &avx2_table ? floe_vec_dot_rows_avx2(type) : NULL;
+	floe_vec_dot_rows_fn gemm = n_gemm > 0 && k == &avx2_table ? floe_vec_dot_rows_gemm_avx2(type) : NULL;
+	floe_vec_dot_rows_fn rows;
 
-	matmul_with(k, type, rows, w, n_rows, n_cols, act, n_tok, out, out_stride, ith, nth);
+	if (gemm) {
+		const struct floe_type_info *ti = floe_type_info(type);
+		FLOE_ASSERT(ti && n_gemm <= n_tok);
+		matmul_with(k, type, gemm, w, n_cols, act, n_gemm, out, out_stride, lo, hi);
+		if (n_gemm == n_tok)
+			return;
+		size_t a_bytes = (size_t)floe_type_row_bytes(ti->act_type, (uint64_t)n_cols);
+		act = (const uint8_t *)act + (size_t)n_gemm * a_bytes;
+		out += n_gemm * out_stride;
+		n_tok -= n_gemm;
+	}
+	rows = n_tok > 1 && k == &avx2_table ? floe_vec_dot_rows_avx2(type) : NULL;
+	matmul_with(k, type, rows, w, n_cols, act, n_tok, out, out_stride, lo, hi);
+}
+
+void floe_matmul(const struct floe_kernels *k, uint32_t type, const void *w, int64_t n_rows,
+		 int64_t n_cols, const void *act, int64_t n_tok, float *out, int64_t out_stride,
+		 int ith, int nth)
+{
+	long lo, hi;
+
+	floe_split((long)n_rows, ith, nth, &lo, &hi);
+	floe_matmul_range(k, type, w, n_cols, act, n_tok, 0, out, out_stride, lo, hi);
 }
 
 void floe_matmul_gemm(const struct floe_kernels *k, uint32_t type, const void *w, int64_t n_rows,
 		      int64_t n_cols, const void *act, int64_t n_tok, int64_t n_gemm, float *out,
 		      int64_t out_stride, int ith, int nth)
 {
-	floe_vec_dot_rows_fn gemm = k == &avx2_table ? floe_vec_dot_rows_gemm_avx2(type) : NULL;
-	const struct floe_type_info *ti = floe_type_info(type);
+	long lo, hi;
 
-	if (!gemm || n_gemm <= 0) {
-		floe_matmul(k, type, w, n_rows, n_cols, act, n_tok, out, out_stride, ith, nth);
-		return;
+	floe_split((long)n_rows, ith, nth, &lo, &hi);
+	floe_matmul_range(k, type, w, n_cols, act, n_tok, n_gemm, out, out_stride, lo, hi);
+}
+
+int64_t floe_matmul_chunk_rows(uint32_t type, int64_t n_rows, int64_t n_cols, int64_t n_tok, int nth)
+{
+	/* About eight chunks per thread: enough for a thread that was
+	 * descheduled (the machine is shared) or is slower to be made up by the
+	 * others, few enough that taking a chunk (one atomic add) costs nothing.
+	 * Whole tiles when several tokens share the weights, and a multiple of
+	 * 16 rows so row-wise epilogues (SwiGLU's 8-lane split) line up. */
+	int64_t want = n_rows / ((int64_t)nth * 8);
+	int64_t unit = 16;
+
+	if (n_tok > 1) {
+		uint64_t wb = floe_type_row_bytes(type, (uint64_t)n_cols);
+		int64_t tile = wb ? (int64_t)(MATMUL_TILE_BYTES / wb) : 1;
+		if (tile > unit)
+			unit = (tile + 15) / 16 * 16;
 	}
-	FLOE_ASSERT(ti && n_gemm <= n_tok);
-	matmul_with(k, type, gemm, w, n_rows, n_cols, act, n_gemm, out, out_stride, ith, nth);
-	if (n_gemm < n_tok) {
-		size_t a_bytes = (size_t)floe_type_row_bytes(ti->act_type, (uint64_t)n_cols);
-		floe_matmul(k, type, w, n_rows, n_cols, (const uint8_t *)act + (size_t)n_gemm * a_bytes,
-			    n_tok - n_gemm, out + n_gemm * out_stride, out_stride, ith, nth);
-	}
+	if (want < unit)
+		want = unit;
+	return (want + unit - 1) / unit * unit;
 }

@@ -131,4 +131,15 @@ void floe_matmul_gemm(const struct floe_kernels *k, uint32_t type, const void *w
 		      int64_t n_cols, const void *act, int64_t n_tok, int64_t n_gemm, float *out,
 		      int64_t out_stride, int ith, int nth);
 
+/* floe_matmul_gemm for the rows [lo, hi) only (any thread, any order: the
+ * result of each row does not depend on how rows are split); n_gemm = 0 is
+ * floe_matmul. */
+void floe_matmul_range(const struct floe_kernels *k, uint32_t type, const void *w, int64_t n_cols,
+		       const void *act, int64_t n_tok, int64_t n_gemm, float *out, int64_t out_stride, int64_t lo,
+		       int64_t hi);
+
+/* Rows per chunk when nth threads take chunks of an n_rows matrix
+ * dynamically: a multiple of 16 (and of the multi-token tile). */
+int64_t floe_matmul_chunk_rows(uint32_t type, int64_t n_rows, int64_t n_cols, int64_t n_tok, int nth);
+
 #endif
