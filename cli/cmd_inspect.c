@@ -190,7 +190,7 @@ static void print_text(const char *path, const struct floe_gguf *g, const struct
 		       cli_fmt_bytes(s->max_expert_one * s->n_expert_used * (uint64_t)s->n_expert_layers, b2,
 				     sizeof b2));
 	}
-	printf("min --mem   %s at --ctx %" PRIu64 " (dense + KV %s + scratch + %" PRIu64 " expert slots of %s)\n",
+	printf("min --mem   about %s at --ctx %" PRIu64 " (dense + KV %s + scratch + %" PRIu64 " expert slots of %s)\n",
 	       cli_fmt_bytes(min_mem(s, n_ctx), b1, sizeof b1), n_ctx,
 	       cli_fmt_bytes(kv_cache_bytes(s, n_ctx), b2, sizeof b2), s->n_expert_used ? s->n_expert_used : 1,
 	       cli_fmt_bytes(s->max_slot, b3, sizeof b3));
