@@ -31,7 +31,7 @@ const char cli_opts_help[] =
 	"  --trace-out FILE       record the experts every token chose in every layer\n"
 	"  --trace-replay FILE    use a recorded (or synthetic) trace's experts instead of the router's\n"
 	"  --ref                  scalar reference kernels (slow; for checking)\n"
-	"  -v, --verbose / -q, --quiet\n"
+	"  -v, --verbose          debug logs and a decode-only stats line; -q, --quiet\n"
 	"sampling:\n"
 	"  --temp X               temperature, 0 = greedy (default 0.8)\n"
 	"  --top-k N              (default 40; 0 = off)\n"
@@ -231,8 +231,9 @@ void cli_print_stats(const floe_model *m)
 
 	floe_stats_line(m, line, sizeof(line));
 	fprintf(stderr, "%s\n", line);
+	/* One stats line per run; -v adds the decode-only breakdown. */
 	floe_stats_get(m, &st);
-	if (st.decode_tokens)
+	if (st.decode_tokens && floe_log_level() >= 2)
 		fprintf(stderr,
 			"floe decode: %.3f tok/s | expert hit %.1f%% | read %.1f MB/token | io wait %.0f%% | "
 			"prefetch %llu useful, %llu wasted | evictions %llu\n",
