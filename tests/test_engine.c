@@ -43,22 +43,36 @@ static const char *fixture_model(const char *model)
 	return model_path;
 }
 
-static floe_model *open_model(const char *model, uint64_t mem, int io, int n_batch)
+/* The settings of the goldens (n_ctx 256, 2 threads) for a fixture model. */
+static struct floe_params fixture_params(const char *model, uint64_t mem, int io)
 {
 	struct floe_params p = floe_params_default();
-	char err[512];
-	floe_model *m = NULL;
 
 	p.path = fixture_model(model);
 	p.mem_bytes = mem;
 	p.n_ctx = 256;
 	p.n_threads = 2;
-	p.n_batch = n_batch;
 	p.io_backend = io;
 	p.log_level = 0;
-	if (floe_model_open(&p, &m, err, sizeof(err)))
+	return p;
+}
+
+static floe_model *open_params(const char *model, const struct floe_params *p)
+{
+	char err[512];
+	floe_model *m = NULL;
+
+	if (floe_model_open(p, &m, err, sizeof(err)))
 		fprintf(stderr, "  open %s: %s\n", model, err);
 	return m;
+}
+
+static floe_model *open_model(const char *model, uint64_t mem, int io, int n_batch)
+{
+	struct floe_params p = fixture_params(model, mem, io);
+
+	p.n_batch = n_batch;
+	return open_params(model, &p);
 }
 
 static float max_abs_diff(const float *a, const float *b, int n)
@@ -386,21 +400,11 @@ static void test_streamed_equals_resident(void)
 
 static floe_model *open_fault(const char *model, uint64_t mem, int backend, int fault, uint64_t at)
 {
-	struct floe_params p = floe_params_default();
-	char err[512];
-	floe_model *m = NULL;
+	struct floe_params p = fixture_params(model, mem, backend);
 
-	p.path = fixture_model(model);
-	p.mem_bytes = mem;
-	p.n_ctx = 256;
-	p.n_threads = 2;
-	p.io_backend = backend;
 	p.io_fault = fault;
 	p.io_fault_at = at;
-	p.log_level = 0;
-	if (floe_model_open(&p, &m, err, sizeof(err)))
-		fprintf(stderr, "  open %s: %s\n", model, err);
-	return m;
+	return open_params(model, &p);
 }
 
 static void test_fault_injection(void)
