@@ -19,6 +19,7 @@
 #include "base/status.h"
 #include "harness.h"
 #include "quant/quant.h"
+#include "quant/quant_avx2.h"
 #include "quant/quant_ref.h"
 
 /* ---------------------------------------------------------------------
@@ -638,9 +639,65 @@ static void test_matmul(void)
 		}
 		/* rows long enough that a 16 KiB tile holds only a few of them */
 		check_matmul(tabs[ki], FLOE_TYPE_Q4_K, 29, 8192, 3);
+		check_matmul(tabs[ki], FLOE_TYPE_Q4_K, 45, 2048, 1);
+		check_matmul(tabs[ki], FLOE_TYPE_Q4_0, 45, 2048, 1);
 		check_matmul(tabs[ki], FLOE_TYPE_Q4_0, 23, 8192, 6);
 		check_matmul(tabs[ki], FLOE_TYPE_F32, 11, 2048, 2);
 	}
+}
+
+/* The decode GEMV (several weight rows against one activation row) gives
+ * every row exactly the one-row kernel's bits, for every row count it takes
+ * and row lengths of one and several blocks. */
+static void test_gemv(void)
+{
+	const struct floe_kernels *k = avx2_or_skip("gemv");
+	int n_checked = 0;
+
+	if (!k)
+		return;
+	rng_seed(5);
+	for (size_t ti = 0; ti < N_WEIGHT_TYPES; ti++) {
+		uint32_t t = weight_types[ti], at = floe_type_info(t)->act_type;
+		floe_gemv_fn gemv = floe_gemv_avx2(t);
+		if (!gemv)
+			continue;
+		static const int blocks[] = {1, 2, 3, 8, 13};
+		for (size_t bi = 0; bi < sizeof(blocks) / sizeof(blocks[0]); bi++) {
+			int64_t cols = (int64_t)blocks[bi] * blk_elems(t);
+			size_t wb = (size_t)floe_type_row_bytes(t, (uint64_t)cols);
+			size_t ab = (size_t)floe_type_row_bytes(at, (uint64_t)cols);
+			uint8_t *w = malloc(wb * FLOE_GEMV_ROWS), *a = malloc(ab);
+			float *x = malloc((size_t)cols * sizeof(float));
+			FLOE_ASSERT(w && a && x);
+			for (int rep = 0; rep < 4; rep++) {
+				for (int r = 0; r < FLOE_GEMV_ROWS; r++)
+					rand_weights(t, w + (size_t)r * wb, cols);
+				rand_floats(x, cols);
+				if (rep % 2)
+					for (int64_t i = 0; i < cols; i++)
+						x[i] *= 40.0f;
+				k->quantize_act[at](x, a, cols);
+				for (int nr = 1; nr <= FLOE_GEMV_ROWS; nr++) {
+					float got[FLOE_GEMV_ROWS + 1];
+					got[nr] = -12345.0f;
+					gemv(cols, w, wb, nr, a, got);
+					CHECK(got[nr] == -12345.0f);
+					for (int r = 0; r < nr; r++) {
+						float one = k->vec_dot[t](cols, w + (size_t)r * wb, a);
+						CHECKF(memcmp(&got[r], &one, sizeof(one)) == 0,
+						       "%s gemv %d rows x %lld: row %d %.9g vs one-row %.9g",
+						       floe_type_name(t), nr, (long long)cols, r, got[r], one);
+					}
+					n_checked++;
+				}
+			}
+			free(w);
+			free(a);
+			free(x);
+		}
+	}
+	CHECK(n_checked > 0); /* at least Q4_K has one */
 }
 
 int main(void)
@@ -651,5 +708,6 @@ int main(void)
 	RUN(test_dot_vs_ref);
 	RUN(test_fixtures);
 	RUN(test_matmul);
+	RUN(test_gemv);
 	return harness_finish();
 }

@@ -112,6 +112,16 @@ static void matmul_with(const struct floe_kernels *k, uint32_t type, floe_vec_do
 	const uint8_t *wb = w, *ab = act;
 
 	if (n_tok == 1 && !rows) {
+		/* Only the AVX2 table itself may use the AVX2 GEMV (see
+		 * floe_matmul_range); it gives the one-row kernel's bits. */
+		floe_gemv_fn gemv = k == &avx2_table ? floe_gemv_avx2(type) : NULL;
+		if (gemv) {
+			for (long r = lo; r < hi; r += FLOE_GEMV_ROWS) {
+				int nr = hi - r < FLOE_GEMV_ROWS ? (int)(hi - r) : FLOE_GEMV_ROWS;
+				gemv(n_cols, wb + (size_t)r * w_bytes, w_bytes, nr, ab, out + r);
+			}
+			return;
+		}
 		for (long r = lo; r < hi; r++)
 			out[r] = dot(n_cols, wb + (size_t)r * w_bytes, ab);
 		return;

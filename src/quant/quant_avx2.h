@@ -58,6 +58,16 @@ floe_vec_dot_rows_fn floe_vec_dot_rows_avx2(uint32_t type);
  * from the GEMV order of the kernels above (Q4_K); NULL otherwise. */
 floe_vec_dot_rows_fn floe_vec_dot_rows_gemm_avx2(uint32_t type);
 
+/* Decode: one activation row against n_rows (1..FLOE_GEMV_ROWS) consecutive
+ * weight rows w, w + w_stride, ...; out[r] gets the same bits as the type's
+ * one-row vec_dot.  Several rows at once share the activation loads and
+ * the per-block float work (each row's chain in its own lane), which is
+ * where a decode token spends its time.  NULL for types without one. */
+#define FLOE_GEMV_ROWS 8
+typedef void (*floe_gemv_fn)(int64_t n, const void *w, size_t w_stride, int n_rows, const void *act, float *out);
+
+floe_gemv_fn floe_gemv_avx2(uint32_t type);
+
 /* Overwrite the entries of k that have an AVX2 kernel (k starts as a copy of
  * the reference table). */
 void floe_kernels_avx2_fill(struct floe_kernels *k);
