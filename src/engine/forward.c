@@ -37,6 +37,7 @@
  * took away for a while (the machine is shared) does not hold up the rest.
  * Which thread computes a row never changes its bits. */
 #define MM_MAX 3
+#define MM_THREADS 64 /* the most pool threads a job splits its rows for */
 
 struct mm_mat {
 	uint32_t type;
@@ -58,7 +59,13 @@ struct mm_job {
 	bool swiglu;
 	void (*swiglu_fn)(float *y, const float *g, const float *u, int n);
 	long n_chunks;
-	atomic_long next;
+	/* Thread i first takes the chunks [next[i], end[i]) front to back,
+	 * then helps the others with theirs: each thread reads one long run
+	 * of consecutive rows, which the memory system streams about twice as
+	 * fast as chunks interleaved between threads (measured: 2 threads,
+	 * 48-row Q4_K chunks, 12-20 GB/s interleaved vs 25 GB/s in halves). */
+	atomic_long next[MM_THREADS];
+	long end[MM_THREADS];
 	struct mm_mat mat[MM_MAX];
 };
 
@@ -86,17 +93,19 @@ static void mm_slice(void *ctx, int ith, int nth)
 {
 	struct mm_job *j = ctx;
 	const int n_mat = j->swiglu ? 1 : j->n_mat;
+	const int n_reg = nth < MM_THREADS ? nth : MM_THREADS;
 
-	(void)ith;
-	(void)nth;
-	for (;;) {
-		long c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-		if (c >= j->n_chunks)
-			return;
-		int i = 0;
-		while (i + 1 < n_mat && c >= j->mat[i + 1].first)
-			i++;
-		mm_chunk(j, &j->mat[i], c);
+	for (int k = 0; k < n_reg; k++) {
+		int reg = (ith + k) % n_reg;
+		for (;;) {
+			long c = atomic_fetch_add_explicit(&j->next[reg], 1, memory_order_relaxed);
+			if (c >= j->end[reg])
+				break;
+			int i = 0;
+			while (i + 1 < n_mat && c >= j->mat[i + 1].first)
+				i++;
+			mm_chunk(j, &j->mat[i], c);
+		}
 	}
 }
 
@@ -129,7 +138,13 @@ static void (*swiglu_fn(const struct floe_model *m))(float *, const float *, con
 
 static void mm_run(struct floe_model *m, struct mm_job *j)
 {
-	atomic_store_explicit(&j->next, 0, memory_order_relaxed);
+	int nth = floe_pool_threads(m->pool);
+	int n_reg = nth < MM_THREADS ? nth : MM_THREADS;
+
+	for (int i = 0; i < n_reg; i++) {
+		atomic_store_explicit(&j->next[i], j->n_chunks * i / n_reg, memory_order_relaxed);
+		j->end[i] = j->n_chunks * (i + 1) / n_reg;
+	}
 	floe_pool_run(m->pool, mm_slice, j);
 }
 
