@@ -642,6 +642,7 @@ int floe_forward_chunk(struct floe_session *sess, const int32_t *tokens, int n, 
 	int rc;
 
 	FLOE_ASSERT(n > 0 && n <= m->params.n_batch && pos + n <= sess->n_ctx);
+	floe_cache_next_chunk(m->cache);
 	embed(m, tokens, n);
 	for (int il = 0; il < hp->n_layer; il++) {
 		attention_block(sess, il, n, pos);
