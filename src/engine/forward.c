@@ -130,10 +130,19 @@ static void mm_add(struct mm_job *j, int nth, uint32_t type, const void *w, int6
 	j->n_chunks += (long)((rows + mt->chunk - 1) / mt->chunk);
 }
 
-/* The AVX2 SwiGLU (same bits) whenever the AVX2 kernel table is in use. */
+/* The AVX2 SwiGLU and softmax (same bits) whenever the AVX2 kernel table is
+ * in use. */
 static void (*swiglu_fn(const struct floe_model *m))(float *, const float *, const float *, int)
 {
 	return strcmp(m->kern->isa, "avx2") == 0 ? floe_swiglu_avx2 : floe_swiglu;
+}
+
+static void softmax(const struct floe_model *m, float *x, int n, float scale)
+{
+	if (strcmp(m->kern->isa, "avx2") == 0)
+		floe_softmax_avx2(x, n, scale);
+	else
+		floe_softmax(x, n, scale);
 }
 
 static void mm_run(struct floe_model *m, struct mm_job *j)
@@ -281,7 +290,7 @@ static void attn_one(struct floe_session *sess, int layer, int t, int h, int pos
 		}
 		sc[j] = df->dot_vec(kr, qv, hdk);
 	}
-	floe_softmax(sc, n_kv, 1.0f / sqrtf((float)hdk));
+	softmax(m, sc, n_kv, 1.0f / sqrtf((float)hdk));
 	memset(acc, 0, sizeof(float) * (size_t)n_acc * hdv);
 	for (int j = 0; j < n_kv; j++) {
 		uint64_t vj = vbase + (uint64_t)j * kvv;
@@ -420,7 +429,7 @@ static void route(struct floe_model *m, int il, int n)
 		float *p = s->probs + (size_t)t * NX;
 		int *sel = s->sel + (size_t)t * K;
 		float *w = s->selw + (size_t)t * K;
-		floe_softmax(p, NX, 1.0f);
+		softmax(m, p, NX, 1.0f);
 		if (m->replaying) {
 			const uint16_t *row = floe_replay_row(m, t, il);
 			for (int k = 0; k < K; k++)
