@@ -110,6 +110,35 @@ static int check_kernels(const struct floe_model *m, struct floe_err *err)
 	return FLOE_OK;
 }
 
+/* Start reading a dense tensor's pages now, in large requests. */
+static void willneed(struct floe_model *m, const struct floe_tensor *t)
+{
+	uint64_t lo = t->offset / 4096 * 4096, hi = t->offset + t->size;
+
+	if (t->size && hi <= m->map_size)
+		madvise((char *)m->map + lo, hi - lo, MADV_WILLNEED);
+}
+
+/* Every token reads all dense weights but the token embeddings (one row per
+ * token).  Under MADV_RANDOM a cold start would fault them in 4 KiB at a
+ * time (measured in a 4 GiB cgroup with the page cache dropped: ~180k major
+ * faults, first token after 12 s instead of 3 s), so ask for them up front:
+ * the kernel reads them in large requests while the engine sets up. */
+static void prefetch_dense(struct floe_model *m)
+{
+	const struct floe_weights *w = &m->w;
+
+	for (int il = 0; il < w->hp.n_layer; il++) {
+		const struct floe_layer *l = &w->layers[il];
+		const struct floe_tensor *ts[] = {&l->attn_norm, &l->wq,     &l->wk,       &l->wv,    &l->q_norm,
+						  &l->k_norm,    &l->wo,     &l->ffn_norm, &l->router};
+		for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++)
+			willneed(m, ts[i]);
+	}
+	willneed(m, &w->output_norm);
+	willneed(m, &w->output); /* the embeddings themselves when tied */
+}
+
 static int map_file(struct floe_model *m, struct floe_err *err)
 {
 	struct stat st;
@@ -133,6 +162,7 @@ static int map_file(struct floe_model *m, struct floe_err *err)
 	 * keeps fault-around readahead from pulling them in with dense pages. */
 	madvise(m->map, m->map_size, MADV_RANDOM);
 	floe_weights_attach(&m->w, m->map);
+	prefetch_dense(m);
 	return FLOE_OK;
 }
 
