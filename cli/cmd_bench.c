@@ -369,7 +369,7 @@ static int bench_io(const char *path, double seconds, int backend, bool buffered
 
 struct sweep_row {
 	double mem_gb, prompt_tps, ttft_s, decode_tps, hit_pct, mb_per_tok, disk_gbs, peak_frac, wait_share;
-	double cache_share, busy_share, ceiling_ratio;
+	double cache_share, busy_share, busy_gbs, ceiling_ratio, pf_per_tok, pf_useful;
 };
 
 /* Milliseconds the block device holding path has had I/O in flight
@@ -408,6 +408,8 @@ static void stats_diff(const struct floe_stats *a, const struct floe_stats *b, s
 	d->bytes_read = b->bytes_read - a->bytes_read;
 	d->reads = b->reads - a->reads;
 	d->read_wait_s = b->read_wait_s - a->read_wait_s;
+	d->prefetches = b->prefetches - a->prefetches;
+	d->prefetch_useful = b->prefetch_useful - a->prefetch_useful;
 }
 
 /* One budget: prompt of n_prompt pseudo-random tokens, then n_gen greedy
@@ -469,10 +471,17 @@ static int sweep_one(struct cli_opts *o, long n_prompt, long n_gen, double peak,
 	row->disk_gbs = dd.decode_s > 0 ? (double)dd.bytes_read / 1e9 / dd.decode_s : NAN;
 	row->peak_frac = peak > 0 ? row->disk_gbs / peak : NAN;
 	row->wait_share = dd.decode_s > 0 ? dd.read_wait_s / dd.decode_s : NAN;
-	row->busy_share = busy0 >= 0 && busy1 >= busy0 && dd.decode_s > 0 ? (busy1 - busy0) / 1e3 / dd.decode_s : NAN;
+	row->busy_share = busy0 >= 0 && busy1 > busy0 && dd.decode_s > 0 ? (busy1 - busy0) / 1e3 / dd.decode_s : NAN;
+	row->busy_gbs = busy0 >= 0 && busy1 > busy0 ? (double)dd.bytes_read / 1e9 / ((busy1 - busy0) / 1e3) : NAN;
 	/* The I/O ceiling: decode tok/s if the disk streamed this run's bytes
-	 * per token at its peak without a pause. */
-	row->ceiling_ratio = peak > 0 && row->mb_per_tok > 0 ? row->decode_tps / (peak * 1e3 / row->mb_per_tok) : NAN;
+	 * per token without a pause at its peak: the probe's, or the rate it
+	 * delivered in this run while it had reads (this disk bursts above what
+	 * a sustained probe measures), whichever is higher.  With the in-run
+	 * rate, decode / ceiling is the disk's busy share. */
+	double top = isnan(row->busy_gbs) || row->busy_gbs < peak ? peak : row->busy_gbs;
+	row->ceiling_ratio = top > 0 && row->mb_per_tok > 0 ? row->decode_tps / (top * 1e3 / row->mb_per_tok) : NAN;
+	row->pf_per_tok = dd.decode_tokens ? (double)dd.prefetches / (double)dd.decode_tokens : NAN;
+	row->pf_useful = dd.prefetches ? (double)dd.prefetch_useful / (double)dd.prefetches : NAN;
 	rc = 0;
 out:
 	free(toks);
@@ -510,15 +519,17 @@ static int bench_sweep(struct cli_opts *o, const char *mems, long n_prompt, long
 	peak = disk_peak(o->model, 0.5);
 	printf("model %s, prompt %ld tokens, decode %ld tokens, threads %s; disk peak %.3f GB/s (O_DIRECT, same run)\n",
 	       o->model, n_prompt, n_gen, o->threads ? (snprintf(sz, sizeof sz, "%ld", o->threads), sz) : "all", peak);
-	printf("%9s %7s %10s %8s %10s %7s %9s %9s %7s %7s %7s %7s\n", "mem", "cache%", "prompt t/s", "ttft s",
-	       "decode t/s", "hit%", "MB/token", "disk GB/s", "%peak", "io wait", "busy", "/ceil");
+	printf("%9s %7s %10s %8s %10s %7s %9s %9s %7s %7s %7s %8s %7s %6s %7s\n", "mem", "cache%", "prompt t/s",
+	       "ttft s", "decode t/s", "hit%", "MB/token", "disk GB/s", "%peak", "io wait", "busy", "busyGB/s",
+	       "/ceil", "pf/tok", "pf use");
 	if (csv && !(cf = fopen(csv, "w"))) {
 		fprintf(stderr, "floe bench: cannot write %s\n", csv);
 		return 1;
 	}
 	if (cf)
 		fprintf(cf, "mem_bytes,cache_share_pct,prompt_tps,ttft_s,decode_tps,hit_pct,mb_per_token,disk_gbs,"
-			    "peak_fraction,io_wait_share,disk_peak_gbs,disk_busy_share,ceiling_ratio\n");
+			    "peak_fraction,io_wait_share,disk_peak_gbs,disk_busy_share,busy_gbs,ceiling_ratio,prefetch_per_token,"
+			    "prefetch_useful_share\n");
 	for (int i = 0; i < n; i++) {
 		struct sweep_row *r = &rows[i];
 		o->mem = mem[i];
@@ -527,16 +538,18 @@ static int bench_sweep(struct cli_opts *o, const char *mems, long n_prompt, long
 				fclose(cf);
 			return 1;
 		}
-		printf("%9s %6.1f%% %10.2f %8.2f %10.2f %6.1f%% %9.1f %9.3f %6.0f%% %6.0f%% %6.0f%% %7.2f\n",
+		printf("%9s %6.1f%% %10.2f %8.2f %10.2f %6.1f%% %9.1f %9.3f %6.0f%% %6.0f%% %6.0f%% %8.3f %7.2f %6.1f "
+		       "%6.0f%%\n",
 		       mem[i] ? cli_fmt_bytes(mem[i], sz, sizeof sz) : "unlimited", r->cache_share, r->prompt_tps,
 		       r->ttft_s, r->decode_tps, r->hit_pct, r->mb_per_tok, r->disk_gbs, 100 * r->peak_frac,
-		       100 * r->wait_share, 100 * r->busy_share, r->ceiling_ratio);
+		       100 * r->wait_share, 100 * r->busy_share, r->busy_gbs, r->ceiling_ratio, r->pf_per_tok,
+		       100 * r->pf_useful);
 		fflush(stdout);
 		if (cf)
-			fprintf(cf, "%llu,%.2f,%.3f,%.3f,%.3f,%.2f,%.2f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n",
+			fprintf(cf, "%llu,%.2f,%.3f,%.3f,%.3f,%.2f,%.2f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.4f\n",
 				(unsigned long long)mem[i], r->cache_share, r->prompt_tps, r->ttft_s, r->decode_tps,
 				r->hit_pct, r->mb_per_tok, r->disk_gbs, r->peak_frac, r->wait_share, peak, r->busy_share,
-				r->ceiling_ratio);
+				r->busy_gbs, r->ceiling_ratio, r->pf_per_tok, r->pf_useful);
 		x[i] = (double)mem[i] / (1 << 30);
 		tps[i] = r->decode_tps;
 		ptps[i] = r->prompt_tps;
