@@ -370,6 +370,7 @@ static int bench_io(const char *path, double seconds, int backend, bool buffered
 struct sweep_row {
 	double mem_gb, prompt_tps, ttft_s, decode_tps, hit_pct, mb_per_tok, disk_gbs, peak_frac, wait_share;
 	double cache_share, busy_share, busy_gbs, ceiling_ratio, pf_per_tok, pf_useful;
+	uint64_t prompt_reads, prompt_dups; /* experts read during the prompt, and read twice in a chunk */
 };
 
 /* Milliseconds the block device holding path has had I/O in flight
@@ -410,6 +411,7 @@ static void stats_diff(const struct floe_stats *a, const struct floe_stats *b, s
 	d->read_wait_s = b->read_wait_s - a->read_wait_s;
 	d->prefetches = b->prefetches - a->prefetches;
 	d->prefetch_useful = b->prefetch_useful - a->prefetch_useful;
+	d->dup_reads = b->dup_reads - a->dup_reads;
 }
 
 /* One budget: prompt of n_prompt pseudo-random tokens, then n_gen greedy
@@ -482,6 +484,8 @@ static int sweep_one(struct cli_opts *o, long n_prompt, long n_gen, double peak,
 	row->ceiling_ratio = top > 0 && row->mb_per_tok > 0 ? row->decode_tps / (top * 1e3 / row->mb_per_tok) : NAN;
 	row->pf_per_tok = dd.decode_tokens ? (double)dd.prefetches / (double)dd.decode_tokens : NAN;
 	row->pf_useful = dd.prefetches ? (double)dd.prefetch_useful / (double)dd.prefetches : NAN;
+	row->prompt_reads = pd.expert_misses;
+	row->prompt_dups = pd.dup_reads;
 	rc = 0;
 out:
 	free(toks);
@@ -519,17 +523,17 @@ static int bench_sweep(struct cli_opts *o, const char *mems, long n_prompt, long
 	peak = disk_peak(o->model, 0.5);
 	printf("model %s, prompt %ld tokens, decode %ld tokens, threads %s; disk peak %.3f GB/s (O_DIRECT, same run)\n",
 	       o->model, n_prompt, n_gen, o->threads ? (snprintf(sz, sizeof sz, "%ld", o->threads), sz) : "all", peak);
-	printf("%9s %7s %10s %8s %10s %7s %9s %9s %7s %7s %7s %8s %7s %6s %7s\n", "mem", "cache%", "prompt t/s",
-	       "ttft s", "decode t/s", "hit%", "MB/token", "disk GB/s", "%peak", "io wait", "busy", "busyGB/s",
-	       "/ceil", "pf/tok", "pf use");
+	printf("%9s %7s %10s %8s %10s %7s %9s %9s %7s %7s %7s %8s %7s %6s %7s %13s\n", "mem", "cache%",
+	       "prompt t/s", "ttft s", "decode t/s", "hit%", "MB/token", "disk GB/s", "%peak", "io wait", "busy",
+	       "busyGB/s", "/ceil", "pf/tok", "pf use", "prefill reads");
 	if (csv && !(cf = fopen(csv, "w"))) {
 		fprintf(stderr, "floe bench: cannot write %s\n", csv);
 		return 1;
 	}
 	if (cf)
 		fprintf(cf, "mem_bytes,cache_share_pct,prompt_tps,ttft_s,decode_tps,hit_pct,mb_per_token,disk_gbs,"
-			    "peak_fraction,io_wait_share,disk_peak_gbs,disk_busy_share,busy_gbs,ceiling_ratio,prefetch_per_token,"
-			    "prefetch_useful_share\n");
+			    "peak_fraction,io_wait_share,disk_peak_gbs,disk_busy_share,busy_gbs,ceiling_ratio,"
+			    "prefetch_per_token,prefetch_useful_share,prefill_expert_reads,prefill_dup_reads\n");
 	for (int i = 0; i < n; i++) {
 		struct sweep_row *r = &rows[i];
 		o->mem = mem[i];
@@ -539,17 +543,18 @@ static int bench_sweep(struct cli_opts *o, const char *mems, long n_prompt, long
 			return 1;
 		}
 		printf("%9s %6.1f%% %10.2f %8.2f %10.2f %6.1f%% %9.1f %9.3f %6.0f%% %6.0f%% %6.0f%% %8.3f %7.2f %6.1f "
-		       "%6.0f%%\n",
+		       "%6.0f%% %6llu/%llu dup\n",
 		       mem[i] ? cli_fmt_bytes(mem[i], sz, sizeof sz) : "unlimited", r->cache_share, r->prompt_tps,
 		       r->ttft_s, r->decode_tps, r->hit_pct, r->mb_per_tok, r->disk_gbs, 100 * r->peak_frac,
 		       100 * r->wait_share, 100 * r->busy_share, r->busy_gbs, r->ceiling_ratio, r->pf_per_tok,
-		       100 * r->pf_useful);
+		       100 * r->pf_useful, (unsigned long long)r->prompt_reads, (unsigned long long)r->prompt_dups);
 		fflush(stdout);
 		if (cf)
-			fprintf(cf, "%llu,%.2f,%.3f,%.3f,%.3f,%.2f,%.2f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.4f\n",
+			fprintf(cf, "%llu,%.2f,%.3f,%.3f,%.3f,%.2f,%.2f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.4f,%llu,%llu\n",
 				(unsigned long long)mem[i], r->cache_share, r->prompt_tps, r->ttft_s, r->decode_tps,
 				r->hit_pct, r->mb_per_tok, r->disk_gbs, r->peak_frac, r->wait_share, peak, r->busy_share,
-				r->busy_gbs, r->ceiling_ratio, r->pf_per_tok, r->pf_useful);
+				r->busy_gbs, r->ceiling_ratio, r->pf_per_tok, r->pf_useful,
+				(unsigned long long)r->prompt_reads, (unsigned long long)r->prompt_dups);
 		x[i] = (double)mem[i] / (1 << 30);
 		tps[i] = r->decode_tps;
 		ptps[i] = r->prompt_tps;

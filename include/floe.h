@@ -252,6 +252,10 @@ struct floe_stats {
 	 * the layer they were guessed for (useful) before being evicted. */
 	uint64_t prefetches, prefetch_useful;
 	uint64_t evictions;
+	/* Experts read a second time within one forward chunk (a prompt is
+	 * evaluated in chunks of n_batch tokens); floe's prefill reads each
+	 * needed expert once per chunk, so this is 0 unless that breaks. */
+	uint64_t dup_reads;
 	uint64_t trace_tokens;   /* tokens recorded (trace_out) or replayed (trace_replay) */
 };
 void floe_stats_get(const floe_model *m, struct floe_stats *out);

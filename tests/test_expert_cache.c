@@ -257,6 +257,26 @@ static void test_lru_evicts_least_recently_used_never_pinned(void)
 	fixture_close(&f);
 }
 
+/* dup_reads counts an expert read again within one chunk, and only then. */
+static void test_dup_reads_within_a_chunk(void)
+{
+	struct fixture f;
+
+	REQUIRE(fixture_open(&f, FLOE_IO_PREAD, 2));
+	floe_cache_next_chunk(f.cache);
+	CHECK(touch(&f, 0, 0) && touch(&f, 0, 1) && touch(&f, 0, 0)); /* a hit: no read */
+	CHECK(floe_cache_stats(f.cache)->dup_reads == 0);
+	CHECK(touch(&f, 0, 2) && touch(&f, 0, 3)); /* evict 0 and 1 */
+	CHECK(touch(&f, 0, 1));                    /* 1 again in the same chunk */
+	CHECK(floe_cache_stats(f.cache)->dup_reads == 1);
+	floe_cache_next_chunk(f.cache);
+	CHECK(touch(&f, 0, 0)); /* read in an earlier chunk only */
+	CHECK(touch(&f, 1, 1)); /* another layer's expert 1 */
+	CHECK(floe_cache_stats(f.cache)->dup_reads == 1);
+	CHECK(floe_cache_stats(f.cache)->misses == 7);
+	fixture_close(&f);
+}
+
 /* The hits of a request are pinned before its misses take slots, so a miss
  * never evicts an expert the same request is about to use. */
 static void test_miss_never_evicts_a_hit_of_the_same_request(void)
@@ -680,6 +700,7 @@ int main(void)
 	RUN(test_every_policy);
 	RUN(test_lru_evicts_least_recently_used_never_pinned);
 	RUN(test_miss_never_evicts_a_hit_of_the_same_request);
+	RUN(test_dup_reads_within_a_chunk);
 	RUN(test_in_flight_hit_reads_once);
 	RUN(test_release_before_wait);
 	RUN(test_all_pinned_is_budget_error);

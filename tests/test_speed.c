@@ -180,10 +180,41 @@ static void test_q4_K_lanes_bits(void)
 	}
 }
 
+/* The AVX2 softmax equals floe_softmax bit for bit: lengths around the
+ * 8-lane groups, scores spread wide enough to reach expf's underflow path. */
+static void test_softmax_avx2_bits(void)
+{
+	enum { N = 1031 };
+	static float x0[N], x1[N];
+
+	if (!floe_cpu_has_avx2_fma()) {
+		fprintf(stderr, "  skipped: CPU lacks AVX2/FMA\n");
+		return;
+	}
+	const int lens[] = {1, 2, 7, 8, 9, 15, 16, 17, 64, 128, 129, 1000, N};
+	for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
+		for (int rep = 0; rep < 3; rep++) {
+			int n = lens[li];
+			float sc = rep == 0 ? 1.0f : rep == 1 ? 20.0f : 200.0f;
+			for (int i = 0; i < n; i++)
+				x0[i] = x1[i] = rand_float(sc);
+			floe_softmax(x0, n, 0.088388f);
+			floe_softmax_avx2(x1, n, 0.088388f);
+			int bad = -1;
+			for (int i = 0; i < n && bad < 0; i++)
+				if (memcmp(&x0[i], &x1[i], sizeof(float)) != 0)
+					bad = i;
+			CHECKF(bad < 0, "n=%d scale %g: element %d %.9g vs %.9g", n, sc, bad, bad < 0 ? 0 : x0[bad],
+			       bad < 0 ? 0 : x1[bad]);
+		}
+	}
+}
+
 int main(void)
 {
 	RUN(test_q4_K_lanes_bits);
 	RUN(test_swiglu_avx2_bits);
+	RUN(test_softmax_avx2_bits);
 	RUN(test_pool_spin_and_sleep);
 	RUN(test_pool_submitter_sleeps);
 	return harness_finish();

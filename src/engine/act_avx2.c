@@ -9,6 +9,7 @@
 #include "engine/act_avx2.h"
 
 #include <immintrin.h>
+#include <math.h>
 
 #include "engine/ops.h"
 
@@ -57,4 +58,60 @@ void floe_swiglu_avx2(float *y, const float *g, const float *u, int n)
 	/* floe_swiglu's scalar tail (libm expf) for the last n % 8. */
 	if (i < n)
 		floe_swiglu(y + i, g + i, u + i, n - i);
+}
+
+/* floe_softmax eight lanes at a time: the same scaling and max, the same
+ * per-element expf, each group of eight summed in hsum8's order (a partial
+ * last group with zeros in the missing lanes) into the same double. */
+void floe_softmax_avx2(float *x, int n, float scale)
+{
+	const __m256 sv = _mm256_set1_ps(scale);
+	__m256 mv = _mm256_set1_ps(-INFINITY);
+	float max = -INFINITY;
+	double sum = 0.0;
+	int i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		__m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), sv);
+		_mm256_storeu_ps(x + i, v);
+		mv = _mm256_max_ps(v, mv); /* NaN-free inputs: max is order-free */
+	}
+	for (; i < n; i++) {
+		x[i] *= scale;
+		max = x[i] > max ? x[i] : max;
+	}
+	float lanes[8];
+	_mm256_storeu_ps(lanes, mv);
+	for (int l = 0; l < 8; l++)
+		max = lanes[l] > max ? lanes[l] : max;
+	const __m256 maxv = _mm256_set1_ps(max);
+	for (i = 0; i < n; i += 8) {
+		__m256 e;
+		if (i + 8 <= n) {
+			e = expf8(_mm256_sub_ps(_mm256_loadu_ps(x + i), maxv));
+			_mm256_storeu_ps(x + i, e);
+		} else {
+			float t[8] = {0};
+			for (int l = 0; i + l < n; l++)
+				t[l] = x[i + l] - max;
+			e = expf8(_mm256_loadu_ps(t));
+			_mm256_storeu_ps(t, e);
+			for (int l = 0; l < 8; l++) {
+				if (i + l < n)
+					x[i + l] = t[l];
+				else
+					t[l] = 0.0f;
+			}
+			e = _mm256_loadu_ps(t);
+		}
+		/* hsum8: (lane l + lane l+4), then (0 + 2) + (1 + 3) */
+		__m128 a = _mm_add_ps(_mm256_castps256_ps128(e), _mm256_extractf128_ps(e, 1));
+		__m128 b = _mm_add_ps(a, _mm_movehl_ps(a, a));
+		sum += (double)_mm_cvtss_f32(_mm_add_ss(b, _mm_movehdup_ps(b)));
+	}
+	const __m256 inv = _mm256_set1_ps((float)(1.0 / sum));
+	for (i = 0; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+	for (; i < n; i++)
+		x[i] *= (float)(1.0 / sum);
 }

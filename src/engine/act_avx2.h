@@ -7,4 +7,7 @@
 /* y = silu(g) * u, exactly floe_swiglu's bits. */
 void floe_swiglu_avx2(float *y, const float *g, const float *u, int n);
 
+/* In place softmax(scale * x), exactly floe_softmax's bits. */
+void floe_softmax_avx2(float *x, int n, float scale);
+
 #endif

@@ -699,6 +699,7 @@ void floe_stats_get(const floe_model *m, struct floe_stats *out)
 	out->prefetches = cs->prefetches - b->prefetches;
 	out->prefetch_useful = cs->prefetch_hits - b->prefetch_hits;
 	out->evictions = cs->evictions - b->evictions;
+	out->dup_reads = cs->dup_reads - b->dup_reads;
 }
 
 void floe_stats_reset(floe_model *m)

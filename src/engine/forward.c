@@ -37,6 +37,7 @@
  * took away for a while (the machine is shared) does not hold up the rest.
  * Which thread computes a row never changes its bits. */
 #define MM_MAX 3
+#define MM_THREADS 64 /* the most pool threads a job splits its rows for */
 
 struct mm_mat {
 	uint32_t type;
@@ -58,7 +59,13 @@ struct mm_job {
 	bool swiglu;
 	void (*swiglu_fn)(float *y, const float *g, const float *u, int n);
 	long n_chunks;
-	atomic_long next;
+	/* Thread i first takes the chunks [next[i], end[i]) front to back,
+	 * then helps the others with theirs: each thread reads one long run
+	 * of consecutive rows, which the memory system streams about twice as
+	 * fast as chunks interleaved between threads (measured: 2 threads,
+	 * 48-row Q4_K chunks, 12-20 GB/s interleaved vs 25 GB/s in halves). */
+	atomic_long next[MM_THREADS];
+	long end[MM_THREADS];
 	struct mm_mat mat[MM_MAX];
 };
 
@@ -86,17 +93,19 @@ static void mm_slice(void *ctx, int ith, int nth)
 {
 	struct mm_job *j = ctx;
 	const int n_mat = j->swiglu ? 1 : j->n_mat;
+	const int n_reg = nth < MM_THREADS ? nth : MM_THREADS;
 
-	(void)ith;
-	(void)nth;
-	for (;;) {
-		long c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-		if (c >= j->n_chunks)
-			return;
-		int i = 0;
-		while (i + 1 < n_mat && c >= j->mat[i + 1].first)
-			i++;
-		mm_chunk(j, &j->mat[i], c);
+	for (int k = 0; k < n_reg; k++) {
+		int reg = (ith + k) % n_reg;
+		for (;;) {
+			long c = atomic_fetch_add_explicit(&j->next[reg], 1, memory_order_relaxed);
+			if (c >= j->end[reg])
+				break;
+			int i = 0;
+			while (i + 1 < n_mat && c >= j->mat[i + 1].first)
+				i++;
+			mm_chunk(j, &j->mat[i], c);
+		}
 	}
 }
 
@@ -121,15 +130,30 @@ static void mm_add(struct mm_job *j, int nth, uint32_t type, const void *w, int6
 	j->n_chunks += (long)((rows + mt->chunk - 1) / mt->chunk);
 }
 
-/* The AVX2 SwiGLU (same bits) whenever the AVX2 kernel table is in use. */
+/* The AVX2 SwiGLU and softmax (same bits) whenever the AVX2 kernel table is
+ * in use. */
 static void (*swiglu_fn(const struct floe_model *m))(float *, const float *, const float *, int)
 {
 	return strcmp(m->kern->isa, "avx2") == 0 ? floe_swiglu_avx2 : floe_swiglu;
 }
 
+static void softmax(const struct floe_model *m, float *x, int n, float scale)
+{
+	if (strcmp(m->kern->isa, "avx2") == 0)
+		floe_softmax_avx2(x, n, scale);
+	else
+		floe_softmax(x, n, scale);
+}
+
 static void mm_run(struct floe_model *m, struct mm_job *j)
 {
-	atomic_store_explicit(&j->next, 0, memory_order_relaxed);
+	int nth = floe_pool_threads(m->pool);
+	int n_reg = nth < MM_THREADS ? nth : MM_THREADS;
+
+	for (int i = 0; i < n_reg; i++) {
+		atomic_store_explicit(&j->next[i], j->n_chunks * i / n_reg, memory_order_relaxed);
+		j->end[i] = j->n_chunks * (i + 1) / n_reg;
+	}
 	floe_pool_run(m->pool, mm_slice, j);
 }
 
@@ -266,7 +290,7 @@ static void attn_one(struct floe_session *sess, int layer, int t, int h, int pos
 		}
 		sc[j] = df->dot_vec(kr, qv, hdk);
 	}
-	floe_softmax(sc, n_kv, 1.0f / sqrtf((float)hdk));
+	softmax(m, sc, n_kv, 1.0f / sqrtf((float)hdk));
 	memset(acc, 0, sizeof(float) * (size_t)n_acc * hdv);
 	for (int j = 0; j < n_kv; j++) {
 		uint64_t vj = vbase + (uint64_t)j * kvv;
@@ -405,7 +429,7 @@ static void route(struct floe_model *m, int il, int n)
 		float *p = s->probs + (size_t)t * NX;
 		int *sel = s->sel + (size_t)t * K;
 		float *w = s->selw + (size_t)t * K;
-		floe_softmax(p, NX, 1.0f);
+		softmax(m, p, NX, 1.0f);
 		if (m->replaying) {
 			const uint16_t *row = floe_replay_row(m, t, il);
 			for (int k = 0; k < K; k++)
@@ -663,6 +687,7 @@ int floe_forward_chunk(struct floe_session *sess, const int32_t *tokens, int n, 
 	int rc;
 
 	FLOE_ASSERT(n > 0 && n <= m->params.n_batch && pos + n <= sess->n_ctx);
+	floe_cache_next_chunk(m->cache);
 	embed(m, tokens, n);
 	for (int il = 0; il < hp->n_layer; il++) {
 		attention_block(sess, il, n, pos);

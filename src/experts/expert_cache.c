@@ -52,6 +52,8 @@ struct floe_expert_cache {
 	unsigned char *arena;	    /* n_slots * slot_bytes, FLOE_IO_ALIGN aligned */
 	struct slot *slots;	    /* [n_slots] */
 	int32_t *map;		    /* [n_layers * n_experts]: slot or -1 */
+	uint32_t *read_chunk;	    /* [n_layers * n_experts]: chunk of the last read, 0 never */
+	uint32_t chunk;		    /* current chunk number, from 1 */
 	int free_head;		    /* free list through slot.next, -1 = empty */
 	struct floe_io_req **batch; /* [n_slots * FLOE_EXPERT_PARTS] */
 	struct floe_cache_stats stats;
@@ -248,6 +250,10 @@ static void slot_prepare(struct floe_expert_cache *c, int s, int layer, int e)
 		sl->data[p] = base + cursor + (off - r->offset);
 		cursor += r->len;
 	}
+	uint32_t *rc = &c->read_chunk[(size_t)layer * (size_t)c->idx->n_experts + (size_t)e];
+	if (*rc == c->chunk)
+		c->stats.dup_reads++;
+	*rc = c->chunk;
 	sl->layer = layer;
 	sl->expert = e;
 	sl->state = SLOT_LOADING;
@@ -365,9 +371,11 @@ int floe_cache_create(const struct floe_expert_index *idx, struct floe_io *io,
 	c->arena = floe_alloc_aligned((size_t)arena_bytes);
 	c->slots = calloc((size_t)c->n_slots, sizeof(*c->slots));
 	c->map = malloc(n_keys * sizeof(*c->map));
+	c->read_chunk = calloc(n_keys, sizeof(*c->read_chunk));
+	c->chunk = 1;
 	c->batch = malloc((size_t)c->n_slots * FLOE_EXPERT_PARTS * sizeof(*c->batch));
 	c->busy = malloc((size_t)c->n_slots);
-	if (!c->arena || !c->slots || !c->map || !c->batch || !c->busy) {
+	if (!c->arena || !c->slots || !c->map || !c->read_chunk || !c->batch || !c->busy) {
 		floe_cache_destroy(c);
 		return floe_fail(err, FLOE_ENOMEM, "out of memory for an expert cache of %llu bytes",
 				 (unsigned long long)arena_bytes);
@@ -403,6 +411,7 @@ void floe_cache_destroy(struct floe_expert_cache *c)
 	free(c->busy);
 	free(c->batch);
 	free(c->map);
+	free(c->read_chunk);
 	free(c->slots);
 	floe_free_aligned(c->arena);
 	free(c);
@@ -675,4 +684,12 @@ const struct floe_cache_stats *floe_cache_stats(const struct floe_expert_cache *
 uint64_t floe_cache_slots(const struct floe_expert_cache *c)
 {
 	return (uint64_t)c->n_slots;
+}
+
+void floe_cache_next_chunk(struct floe_expert_cache *c)
+{
+	if (++c->chunk == 0) { /* after 2^32 chunks: forget, 0 means never */
+		memset(c->read_chunk, 0, (size_t)c->idx->n_layers * (size_t)c->idx->n_experts * sizeof(uint32_t));
+		c->chunk = 1;
+	}
 }

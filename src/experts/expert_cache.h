@@ -92,6 +92,9 @@ struct floe_cache_stats {
 	uint64_t evictions;
 	uint64_t prefetches;	/* experts whose reads prefetch started */
 	uint64_t prefetch_hits; /* of those, asked for by a request before eviction */
+	/* Experts read again within one chunk (floe_cache_next_chunk): the
+	 * prefill promise is that this stays 0. */
+	uint64_t dup_reads;
 };
 
 struct floe_cache_params {
@@ -149,6 +152,10 @@ void floe_cache_release(struct floe_expert_cache *c, struct floe_expert_ref *ref
 bool floe_cache_resident(const struct floe_expert_cache *c, int layer, int expert);
 
 const struct floe_cache_stats *floe_cache_stats(const struct floe_expert_cache *c);
+
+/* Start a new chunk of tokens (one forward pass): an expert read twice
+ * between two calls counts in stats.dup_reads. */
+void floe_cache_next_chunk(struct floe_expert_cache *c);
 uint64_t floe_cache_slots(const struct floe_expert_cache *c);
 
 #endif
