@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "args.h"
 #include "commands.h"
@@ -367,9 +369,33 @@ static int bench_io(const char *path, double seconds, int backend, bool buffered
 
 struct sweep_row {
 	double mem_gb, prompt_tps, ttft_s, decode_tps, hit_pct, mb_per_tok, disk_gbs, peak_frac, wait_share;
-	double cache_share;
+	double cache_share, busy_share, busy_gbs, ceiling_ratio, pf_per_tok, pf_useful;
 	uint64_t prompt_reads, prompt_dups; /* experts read during the prompt, and read twice in a chunk */
 };
+
+/* Milliseconds the block device holding path has had I/O in flight
+ * (io_ticks, field 10 of /sys/dev/block/M:m/stat), or -1 if unknown.  The
+ * difference over the decode steps is how long the disk was busy: the
+ * kernel's view, so a read that landed while floe was computing counts as
+ * landed then, not when floe noticed.  Other processes' I/O counts too. */
+static double disk_busy_ms(const char *path)
+{
+	struct stat st;
+	char sys[96];
+	unsigned long long v[10];
+	FILE *f;
+	int n;
+
+	if (stat(path, &st) != 0)
+		return -1;
+	snprintf(sys, sizeof sys, "/sys/dev/block/%u:%u/stat", major(st.st_dev), minor(st.st_dev));
+	if (!(f = fopen(sys, "r")))
+		return -1;
+	n = fscanf(f, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+		   &v[6], &v[7], &v[8], &v[9]);
+	fclose(f);
+	return n == 10 ? (double)v[9] : -1;
+}
 
 static void stats_diff(const struct floe_stats *a, const struct floe_stats *b, struct floe_stats *d)
 {
@@ -383,6 +409,8 @@ static void stats_diff(const struct floe_stats *a, const struct floe_stats *b, s
 	d->bytes_read = b->bytes_read - a->bytes_read;
 	d->reads = b->reads - a->reads;
 	d->read_wait_s = b->read_wait_s - a->read_wait_s;
+	d->prefetches = b->prefetches - a->prefetches;
+	d->prefetch_useful = b->prefetch_useful - a->prefetch_useful;
 	d->dup_reads = b->dup_reads - a->dup_reads;
 }
 
@@ -397,7 +425,7 @@ static int sweep_one(struct cli_opts *o, long n_prompt, long n_gen, double peak,
 	int32_t *toks = NULL;
 	uint64_t rng = 42;
 	int rc = 1, n_vocab;
-	double t0;
+	double t0, busy0, busy1;
 
 	if (cli_open(o, &m, NULL, true))
 		return 1;
@@ -420,6 +448,7 @@ static int sweep_one(struct cli_opts *o, long n_prompt, long n_gen, double peak,
 	}
 	row->ttft_s = floe_now_s() - t0;
 	floe_stats_get(m, &st1);
+	busy0 = disk_busy_ms(o->model);
 	for (long i = 0; i < n_gen; i++) {
 		const float *lg = floe_session_logits(s, -1);
 		int32_t best = 0;
@@ -432,6 +461,7 @@ static int sweep_one(struct cli_opts *o, long n_prompt, long n_gen, double peak,
 		}
 	}
 	floe_stats_get(m, &st2);
+	busy1 = disk_busy_ms(o->model);
 	stats_diff(&st0, &st1, &pd);
 	stats_diff(&st1, &st2, &dd);
 	row->mem_gb = (double)o->mem / (1 << 30);
@@ -443,6 +473,17 @@ static int sweep_one(struct cli_opts *o, long n_prompt, long n_gen, double peak,
 	row->disk_gbs = dd.decode_s > 0 ? (double)dd.bytes_read / 1e9 / dd.decode_s : NAN;
 	row->peak_frac = peak > 0 ? row->disk_gbs / peak : NAN;
 	row->wait_share = dd.decode_s > 0 ? dd.read_wait_s / dd.decode_s : NAN;
+	row->busy_share = busy0 >= 0 && busy1 > busy0 && dd.decode_s > 0 ? (busy1 - busy0) / 1e3 / dd.decode_s : NAN;
+	row->busy_gbs = busy0 >= 0 && busy1 > busy0 ? (double)dd.bytes_read / 1e9 / ((busy1 - busy0) / 1e3) : NAN;
+	/* The I/O ceiling: decode tok/s if the disk streamed this run's bytes
+	 * per token without a pause at its peak: the probe's, or the rate it
+	 * delivered in this run while it had reads (this disk bursts above what
+	 * a sustained probe measures), whichever is higher.  With the in-run
+	 * rate, decode / ceiling is the disk's busy share. */
+	double top = isnan(row->busy_gbs) || row->busy_gbs < peak ? peak : row->busy_gbs;
+	row->ceiling_ratio = top > 0 && row->mb_per_tok > 0 ? row->decode_tps / (top * 1e3 / row->mb_per_tok) : NAN;
+	row->pf_per_tok = dd.decode_tokens ? (double)dd.prefetches / (double)dd.decode_tokens : NAN;
+	row->pf_useful = dd.prefetches ? (double)dd.prefetch_useful / (double)dd.prefetches : NAN;
 	row->prompt_reads = pd.expert_misses;
 	row->prompt_dups = pd.dup_reads;
 	rc = 0;
@@ -482,15 +523,17 @@ static int bench_sweep(struct cli_opts *o, const char *mems, long n_prompt, long
 	peak = disk_peak(o->model, 0.5);
 	printf("model %s, prompt %ld tokens, decode %ld tokens, threads %s; disk peak %.3f GB/s (O_DIRECT, same run)\n",
 	       o->model, n_prompt, n_gen, o->threads ? (snprintf(sz, sizeof sz, "%ld", o->threads), sz) : "all", peak);
-	printf("%9s %7s %10s %8s %10s %7s %9s %9s %7s %7s %13s\n", "mem", "cache%", "prompt t/s", "ttft s",
-	       "decode t/s", "hit%", "MB/token", "disk GB/s", "%peak", "io wait", "prefill reads");
+	printf("%9s %7s %10s %8s %10s %7s %9s %9s %7s %7s %7s %8s %7s %6s %7s %13s\n", "mem", "cache%",
+	       "prompt t/s", "ttft s", "decode t/s", "hit%", "MB/token", "disk GB/s", "%peak", "io wait", "busy",
+	       "busyGB/s", "/ceil", "pf/tok", "pf use", "prefill reads");
 	if (csv && !(cf = fopen(csv, "w"))) {
 		fprintf(stderr, "floe bench: cannot write %s\n", csv);
 		return 1;
 	}
 	if (cf)
 		fprintf(cf, "mem_bytes,cache_share_pct,prompt_tps,ttft_s,decode_tps,hit_pct,mb_per_token,disk_gbs,"
-			    "peak_fraction,io_wait_share,disk_peak_gbs,prefill_expert_reads,prefill_dup_reads\n");
+			    "peak_fraction,io_wait_share,disk_peak_gbs,disk_busy_share,busy_gbs,ceiling_ratio,"
+			    "prefetch_per_token,prefetch_useful_share,prefill_expert_reads,prefill_dup_reads\n");
 	for (int i = 0; i < n; i++) {
 		struct sweep_row *r = &rows[i];
 		o->mem = mem[i];
@@ -499,15 +542,18 @@ static int bench_sweep(struct cli_opts *o, const char *mems, long n_prompt, long
 				fclose(cf);
 			return 1;
 		}
-		printf("%9s %6.1f%% %10.2f %8.2f %10.2f %6.1f%% %9.1f %9.3f %6.0f%% %6.0f%% %6llu/%llu dup\n",
+		printf("%9s %6.1f%% %10.2f %8.2f %10.2f %6.1f%% %9.1f %9.3f %6.0f%% %6.0f%% %6.0f%% %8.3f %7.2f %6.1f "
+		       "%6.0f%% %6llu/%llu dup\n",
 		       mem[i] ? cli_fmt_bytes(mem[i], sz, sizeof sz) : "unlimited", r->cache_share, r->prompt_tps,
 		       r->ttft_s, r->decode_tps, r->hit_pct, r->mb_per_tok, r->disk_gbs, 100 * r->peak_frac,
-		       100 * r->wait_share, (unsigned long long)r->prompt_reads, (unsigned long long)r->prompt_dups);
+		       100 * r->wait_share, 100 * r->busy_share, r->busy_gbs, r->ceiling_ratio, r->pf_per_tok,
+		       100 * r->pf_useful, (unsigned long long)r->prompt_reads, (unsigned long long)r->prompt_dups);
 		fflush(stdout);
 		if (cf)
-			fprintf(cf, "%llu,%.2f,%.3f,%.3f,%.3f,%.2f,%.2f,%.4f,%.4f,%.4f,%.4f,%llu,%llu\n",
+			fprintf(cf, "%llu,%.2f,%.3f,%.3f,%.3f,%.2f,%.2f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.4f,%llu,%llu\n",
 				(unsigned long long)mem[i], r->cache_share, r->prompt_tps, r->ttft_s, r->decode_tps,
-				r->hit_pct, r->mb_per_tok, r->disk_gbs, r->peak_frac, r->wait_share, peak,
+				r->hit_pct, r->mb_per_tok, r->disk_gbs, r->peak_frac, r->wait_share, peak, r->busy_share,
+				r->busy_gbs, r->ceiling_ratio, r->pf_per_tok, r->pf_useful,
 				(unsigned long long)r->prompt_reads, (unsigned long long)r->prompt_dups);
 		x[i] = (double)mem[i] / (1 << 30);
 		tps[i] = r->decode_tps;
@@ -563,7 +609,8 @@ int cmd_bench(int argc, char **argv)
 				return 2;
 		} else if (!strcmp(a, "-t") || !strcmp(a, "--threads") || !strcmp(a, "-c") || !strcmp(a, "--ctx") ||
 			   !strcmp(a, "--io-depth") || !strcmp(a, "--kv-f16") || !strcmp(a, "--ref") ||
-			   !strcmp(a, "-b") || !strcmp(a, "--batch")) {
+			   !strcmp(a, "-b") || !strcmp(a, "--batch") || !strcmp(a, "--prefetch") ||
+			   !strcmp(a, "--prefetch-k") || !strcmp(a, "--policy") || !strcmp(a, "--trace-replay")) {
 			bool matched;
 			if (!cli_opts_parse(argc, argv, &i, &o, &matched))
 				return 2;

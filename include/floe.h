@@ -96,10 +96,10 @@ int floe_cache_policy_parse(const char *name);
 
 /* Prefetch of the next layer's experts during decode. */
 enum floe_prefetch {
-	FLOE_PREFETCH_DEFAULT = 0, /* FLOE_PREFETCH_OFF (measured: docs/engine.md) */
+	FLOE_PREFETCH_DEFAULT = 0, /* FLOE_PREFETCH_ON (measured: docs/perf.md) */
 	FLOE_PREFETCH_OFF = 1,
-	FLOE_PREFETCH_ON = 2,      /* guess layer L+1 with its router on the hidden state
-				    * after L's attention; read into spare slots */
+	FLOE_PREFETCH_ON = 2,      /* once layer L's reads landed, guess layer L+1 with its
+				    * router on the hidden state so far; read into spare slots */
 	FLOE_PREFETCH_ORACLE = 3,  /* benchmarks, with trace_replay only: prefetch the
 				    * trace's own next-layer experts (a perfect guess: the
 				    * upper bound of what any guess can gain) */
@@ -122,7 +122,7 @@ struct floe_params {
 	int cache_policy;        /* enum floe_cache_policy */
 	int prefetch;            /* enum floe_prefetch */
 	int prefetch_k;          /* guesses prefetched per layer, the most probable first;
-				  * 0 = n_expert_used */
+				  * 0 = min(4, n_expert_used) */
 	/* Routing traces (src/experts/trace.h format; paths borrowed during open
 	 * only).  trace_out: record the experts every evaluated token chose in
 	 * every layer; saved by floe_model_trace_save and at close.

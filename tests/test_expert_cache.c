@@ -573,6 +573,43 @@ static void test_prefetch_then_request_hits(void)
 	}
 }
 
+/* poll lands finished reads without waiting: an expert whose reads are in
+ * flight shows as loading until a reap (poll or wait) accounts for them,
+ * and polling alone eventually makes it resident, on both backends. */
+static void test_poll_lands_reads_without_waiting(void)
+{
+	for (int k = 0; k < 2; k++) {
+		struct fixture f;
+		struct floe_expert_ref r[2];
+		struct floe_err e = {0};
+		int ids[2] = {3, 5};
+		long polls = 0;
+
+		if (!fixture_open(&f, g_kinds[k], N_EXPERTS)) {
+			CHECK(0);
+			fixture_close(&f);
+			continue;
+		}
+		REQUIRE(floe_cache_request(f.cache, 2, ids, 2, r, &e) == FLOE_OK);
+		/* Nothing was reaped since the submit: both still loading. */
+		CHECK(floe_cache_loading(f.cache, r, 2) && floe_cache_loading(f.cache, &r[1], 1));
+		CHECK(!floe_cache_resident(f.cache, 2, 3));
+		while (floe_cache_loading(f.cache, r, 2) && polls < 100000000) {
+			CHECK(floe_cache_poll(f.cache, &e) == FLOE_OK);
+			polls++;
+		}
+		CHECKF(!floe_cache_loading(f.cache, r, 2), "still loading after %ld polls", polls);
+		CHECK(floe_cache_resident(f.cache, 2, 3) && floe_cache_resident(f.cache, 2, 5));
+		/* Landed by polling: wait returns at once with the data. */
+		CHECK(floe_cache_wait(f.cache, &r[0], &e) == FLOE_OK && ref_correct(&r[0]));
+		CHECK(floe_cache_wait(f.cache, &r[1], &e) == FLOE_OK && ref_correct(&r[1]));
+		CHECK(floe_cache_poll(f.cache, &e) == FLOE_OK); /* nothing in flight: returns */
+		floe_cache_release(f.cache, r, 2);
+		CHECK(!floe_cache_loading(f.cache, r, 2)); /* released refs never load */
+		fixture_close(&f);
+	}
+}
+
 /* Prefetch takes only spare slots: never a pinned one, never waits, never
  * fails for lack of room; demand requests can take its slots back. */
 static void test_prefetch_uses_only_spare_slots(void)
@@ -673,6 +710,7 @@ int main(void)
 	RUN(test_tmpfs_fallback);
 	RUN(test_prefetch_then_request_hits);
 	RUN(test_prefetch_uses_only_spare_slots);
+	RUN(test_poll_lands_reads_without_waiting);
 	RUN(test_destroy_with_reads_in_flight);
 	RUN(test_bad_arguments);
 	unlink(g_path);

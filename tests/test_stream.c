@@ -348,13 +348,14 @@ static void test_policy_names(void)
 	struct opts oracle = {.prefetch = FLOE_PREFETCH_ORACLE};
 	CHECK(open_opts("q8_0", &oracle, &rc, msg, sizeof(msg)) == NULL && rc == FLOE_EARG);
 	CHECKF(strstr(msg, "trace_replay") != NULL, "%s", msg);
-	/* the default is named in the plan */
+	/* the default is named in the plan; prefetch is on by default */
 	struct opts def = {0};
 	floe_model *m = open_simple("q8_0", &def);
 	REQUIRE(m);
 	struct floe_plan p;
 	floe_model_plan(m, &p);
 	CHECK(!strcmp(p.policy, floe_cache_policy_name(FLOE_CACHE_POLICY_DEFAULT)));
+	CHECK(p.prefetch && !p.prefetch_oracle);
 	floe_model_close(m);
 }
 
@@ -538,7 +539,7 @@ static void test_cli_trace_policy(void)
 		 "--logits-out %s",
 		 model, tr, l1);
 	CHECK(floe_cli(args, o1, e) == 0);
-	CHECK(file_has(e, "policy layer-lrfu, prefetch off"));
+	CHECK(file_has(e, "policy layer-lrfu, prefetch next layer")); /* the defaults */
 	snprintf(args, sizeof(args),
 		 "run -m %s --tokens 1,2,3,4,5,6,7 -n 10 --temp 0 --print-ids --ignore-eos --trace-replay %s "
 		 "--logits-out %s --mem 25M --policy lru --prefetch on",

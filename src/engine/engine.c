@@ -36,10 +36,12 @@ struct floe_params floe_params_default(void)
 /* Measured on the 30B shape at 5-20% cache (docs/engine.md): the per-layer
  * budget with LRFU inside is best or near best everywhere, and the global
  * policies collapse once the cache is smaller than one token's working set.
- * Next-layer prefetch did not pay on that machine (compute-bound decode, a
- * guess right 2/3 of the time): off unless asked for. */
+ * Next-layer prefetch, issued once a layer's demand reads have landed, pays
+ * at a quarter of the file (docs/perf.md: 4 guesses per layer beat 2 and 8,
+ * which reads 50% more bytes); issued together with the demand reads it lost. */
 #define DEFAULT_POLICY FLOE_CACHE_LAYER_LRFU
-#define DEFAULT_PREFETCH FLOE_PREFETCH_OFF
+#define DEFAULT_PREFETCH FLOE_PREFETCH_ON
+#define DEFAULT_PREFETCH_K 4
 
 const char *floe_cache_policy_name(int policy)
 {
@@ -285,7 +287,9 @@ static int check_params(struct floe_model *m, struct floe_err *err)
 		return floe_fail(err, FLOE_EARG, "prefetch %d is not an enum floe_prefetch", p->prefetch);
 	if (p->prefetch_k < 0)
 		return floe_fail(err, FLOE_EARG, "prefetch_k %d is negative", p->prefetch_k);
-	if (p->prefetch_k == 0 || p->prefetch_k > hp->n_expert_used)
+	if (p->prefetch_k == 0) /* the oracle is the upper bound: all of the trace's */
+		p->prefetch_k = p->prefetch == FLOE_PREFETCH_ORACLE ? hp->n_expert_used : DEFAULT_PREFETCH_K;
+	if (p->prefetch_k > hp->n_expert_used)
 		p->prefetch_k = hp->n_expert_used;
 	if (p->prefetch == FLOE_PREFETCH_ORACLE && !p->trace_replay)
 		return floe_fail(err, FLOE_EARG, "oracle prefetch needs a replayed trace (trace_replay)");

@@ -54,6 +54,7 @@ struct floe_scratch {
 	float *pf_probs; /* [n_expert] the next layer's router output */
 	void *pf_act;    /* [act_row_max] pf_x converted for a non-f32 router */
 	int *pf_ids;     /* [K] guessed experts */
+	bool *pf_done;   /* [K] decode: which of this layer's experts have run (for the guess) */
 	uint64_t act_row_max;         /* bytes of the widest converted row */
 	uint64_t bytes;               /* total, for the plan */
 };

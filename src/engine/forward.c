@@ -511,12 +511,14 @@ static void run_expert(struct floe_model *m, int il, int e, const struct floe_ex
 		memcpy(s->eout + ((size_t)tok[i] * K + kk[i]) * E, s->down + (size_t)i * E, sizeof(float) * E);
 }
 
-/* Prefetch guess for layer il (the next one) during a decode step: its
- * ffn_norm and router applied to the hidden state as it is now (after the
- * previous layer's attention, before its MoE output is added), top-k, and
- * the guessed experts' reads started into spare slots behind the demand
- * reads.  The guess never changes results: only what is resident. */
-static int prefetch_guess(struct floe_model *m, int il, struct floe_err *err)
+/* Prefetch guess for layer il (the next one) during a decode step, made
+ * when the disk has run out of demand reads for layer il - 1: il's ffn_norm
+ * and router applied to the hidden state as far as it is known then (after
+ * the previous layer's attention, plus the weighted outputs of the experts
+ * that layer has run so far: done[k]), top-k, and the guessed experts' reads
+ * started into spare slots.  The guess never changes results: only what is
+ * resident. */
+static int prefetch_guess(struct floe_model *m, int il, const bool *done, struct floe_err *err)
 {
 	struct floe_scratch *s = &m->s;
 	const struct floe_hparams *hp = &m->w.hp;
@@ -531,7 +533,15 @@ static int prefetch_guess(struct floe_model *m, int il, struct floe_err *err)
 		rc = floe_cache_prefetch(m->cache, il, s->pf_ids, K, err);
 		return rc < 0 ? rc : FLOE_OK;
 	}
-	floe_rms_norm(s->pf_x, s->x, l->ffn_norm.data, E, hp->rms_eps);
+	memcpy(s->pf_x, s->x, sizeof(float) * (size_t)E);
+	for (int k = 0; k < hp->n_expert_used; k++) {
+		const float *eo = s->eout + (size_t)k * E;
+		const float w = s->selw[k];
+		if (done[k])
+			for (int i = 0; i < E; i++)
+				s->pf_x[i] += eo[i] * w;
+	}
+	floe_rms_norm(s->pf_x, s->pf_x, l->ffn_norm.data, E, hp->rms_eps);
 	if (l->router.type == FLOE_TYPE_F32) {
 		struct f32_job j = {m->dotf32, l->router.data, s->pf_x, l->router.ne[1], E, 1, s->pf_probs, NX};
 		floe_pool_run(m->pool, f32_slice, &j);
@@ -546,37 +556,63 @@ static int prefetch_guess(struct floe_model *m, int il, struct floe_err *err)
 	return rc < 0 ? rc : FLOE_OK;
 }
 
+/* During a decode step with prefetch on: once none of this layer's reads is
+ * in flight any more (noticed by polling between experts), guess the next
+ * layer's experts and start their reads, so the disk works through the rest
+ * of this layer, the next attention and router instead of idling.  Issued
+ * earlier (with the demand reads) the guesses shared the disk with them and
+ * slowed the demand; issued later they would leave it idle. */
+static int maybe_prefetch(struct floe_model *m, int il, int g, bool *issued, struct floe_err *err)
+{
+	struct floe_scratch *s = &m->s;
+	int rc;
+
+	if (*issued)
+		return FLOE_OK;
+	if ((rc = floe_cache_poll(m->cache, err)))
+		return rc;
+	if (floe_cache_loading(m->cache, s->refs, g))
+		return FLOE_OK;
+	*issued = true;
+	return prefetch_guess(m, il + 1, s->pf_done, err);
+}
+
 /* Request experts e_list[0..n) from the cache in groups the cache can pin at
- * once and run each as its read lands.  For a decode step with prefetch on,
- * the next layer's guess is made once this layer's reads are submitted, so
- * its reads queue behind them and overlap this layer's compute. */
+ * once and run each as its read lands (for a decode step with prefetch on,
+ * starting the next layer's guessed reads once this layer's have landed). */
 static int run_experts(struct floe_model *m, int il, int n, int n_list, const uint32_t at[3],
 		       struct floe_err *err)
 {
 	struct floe_scratch *s = &m->s;
 	int group = (int)(m->plan.n_slots < (uint64_t)n_list ? m->plan.n_slots : (uint64_t)n_list);
+	bool pf = n == 1 && m->prefetch && il + 1 < m->w.hp.n_layer, issued = !pf;
 	int rc;
 
+	if (pf)
+		memset(s->pf_done, 0, sizeof(bool) * (size_t)m->w.hp.n_expert_used);
 	for (int i = 0; i < n_list; i += group) {
 		int g = n_list - i < group ? n_list - i : group;
 		rc = floe_cache_request(m->cache, il, s->e_list + i, g, s->refs, err);
 		if (rc)
 			return rc;
-		if (i == 0 && n == 1 && m->prefetch && il + 1 < m->w.hp.n_layer &&
-		    (rc = prefetch_guess(m, il + 1, err))) {
-			floe_cache_release(m->cache, s->refs, g);
-			return rc;
-		}
 		memset(s->ready, 0, sizeof(bool) * (size_t)g);
-		for (int done = 0; done < g; done++) {
-			int r = floe_cache_wait_any(m->cache, s->refs, s->ready, g, err);
-			if (r < 0) {
-				floe_cache_release(m->cache, s->refs, g);
-				return r;
-			}
+		for (int done = 0; done < g && !rc; done++) {
+			int r = 0;
+			if (i + g == n_list)
+				rc = maybe_prefetch(m, il, g, &issued, err);
+			if (!rc && (r = floe_cache_wait_any(m->cache, s->refs, s->ready, g, err)) < 0)
+				rc = r;
+			if (rc)
+				break;
 			run_expert(m, il, s->e_list[i + r], &s->refs[r], at);
+			if (pf)
+				s->pf_done[s->e_k[(size_t)s->e_list[i + r] * m->params.n_batch]] = true;
 		}
+		if (!rc && i + g == n_list)
+			rc = maybe_prefetch(m, il, g, &issued, err);
 		floe_cache_release(m->cache, s->refs, g);
+		if (rc)
+			return rc;
 	}
 	return FLOE_OK;
 }
@@ -706,7 +742,7 @@ int floe_scratch_init(struct floe_scratch *s, const struct floe_weights *w, int 
 	struct {
 		void **p;
 		size_t bytes;
-	} bufs[27];
+	} bufs[28];
 	int nb = 0;
 	uint64_t total = 0;
 
@@ -749,6 +785,7 @@ int floe_scratch_init(struct floe_scratch *s, const struct floe_weights *w, int 
 	BUF(pf_probs, NX * sizeof(float));
 	BUF(pf_act, arm);
 	BUF(pf_ids, K * sizeof(int));
+	BUF(pf_done, K * sizeof(bool));
 #undef BUF
 	for (int i = 0; i < nb; i++)
 		total += floe_round_up(bufs[i].bytes ? bufs[i].bytes : 1, 64);
@@ -770,7 +807,7 @@ void floe_scratch_free(struct floe_scratch *s)
 	void *ps[] = {s->x,    s->xn,   s->q,     s->k,    s->v,      s->attn, s->scores, s->act,
 		      s->act2, s->probs, s->sel,  s->selw, s->eout,   s->e_tok, s->e_k,   s->e_n,
 		      s->e_list, s->gath, s->gate, s->up,  s->down,   s->refs, s->ready, s->pf_x,
-		      s->pf_probs, s->pf_act, s->pf_ids};
+		      s->pf_probs, s->pf_act, s->pf_ids, s->pf_done};
 
 	for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++)
 		floe_free_aligned(ps[i]);

@@ -314,22 +314,31 @@ static void on_complete(struct floe_expert_cache *c, struct floe_io_req *req)
 	slot_update_busy(c, s);
 }
 
-/* Block until at least one read completes and account for what landed. */
-static int reap_some(struct floe_expert_cache *c, struct floe_err *err)
+/* Reap completed reads (blocking until at least min_done landed) and
+ * account for what landed; returns how many. */
+static int reap_n(struct floe_expert_cache *c, int min_done, struct floe_err *err)
 {
 	struct floe_io_req *done[64];
 	uint64_t t0 = floe_now_ns();
-	int n = floe_io_reap(c->io, done, 64, 1, err);
+	int n = floe_io_reap(c->io, done, 64, min_done, err);
 
 	c->stats.wait_ns += floe_now_ns() - t0;
 	if (n < 0)
 		return n;
-	if (n == 0)
+	if (n < min_done)
 		return floe_fail(err, FLOE_EINTERNAL,
 				 "expert cache: waiting for a read that the io backend does not have");
 	for (int i = 0; i < n; i++)
 		on_complete(c, done[i]);
-	return FLOE_OK;
+	return n;
+}
+
+/* Block until at least one read completes. */
+static int reap_some(struct floe_expert_cache *c, struct floe_err *err)
+{
+	int n = reap_n(c, 1, err);
+
+	return n < 0 ? n : FLOE_OK;
 }
 
 /* ---- Public ---------------------------------------------------------------- */
@@ -628,6 +637,21 @@ int floe_cache_wait_any(struct floe_expert_cache *c, struct floe_expert_ref *ref
 		if (st < 0)
 			return st;
 	}
+}
+
+int floe_cache_poll(struct floe_expert_cache *c, struct floe_err *err)
+{
+	int n = reap_n(c, 0, err);
+
+	return n < 0 ? n : FLOE_OK;
+}
+
+bool floe_cache_loading(const struct floe_expert_cache *c, const struct floe_expert_ref *refs, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (refs[i].slot >= 0 && refs[i].slot < c->n_slots && c->slots[refs[i].slot].state == SLOT_LOADING)
+			return true;
+	return false;
 }
 
 void floe_cache_release(struct floe_expert_cache *c, struct floe_expert_ref *refs, int n)

@@ -136,6 +136,14 @@ int floe_cache_wait(struct floe_expert_cache *c, struct floe_expert_ref *ref, st
  * whose read failed is marked ready too, and its error returned). */
 int floe_cache_wait_any(struct floe_expert_cache *c, struct floe_expert_ref *refs, bool *ready, int n,
 			struct floe_err *err);
+/* Account for every read that has completed, without waiting: experts
+ * whose reads all landed become resident.  Cheap (no system call with
+ * io_uring); lets a caller notice between two pieces of compute that the
+ * disk has run out of work.  FLOE_OK or a negative status (the backend is
+ * broken; a failed read is reported by wait, not here). */
+int floe_cache_poll(struct floe_expert_cache *c, struct floe_err *err);
+/* Whether any of refs[0..n) is still loading (as of the last reap or poll). */
+bool floe_cache_loading(const struct floe_expert_cache *c, const struct floe_expert_ref *refs, int n);
 /* Unpin refs[0..n) (each once; released refs are skipped). */
 void floe_cache_release(struct floe_expert_cache *c, struct floe_expert_ref *refs, int n);
 
