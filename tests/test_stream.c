@@ -539,7 +539,8 @@ static void test_cli_trace_policy(void)
 		 "--logits-out %s",
 		 model, tr, l1);
 	CHECK(floe_cli(args, o1, e) == 0);
-	CHECK(file_has(e, "policy layer-lrfu, prefetch next layer")); /* the defaults */
+	/* the defaults; with no --mem everything is resident and prefetch idles */
+	CHECK(file_has(e, "policy layer-lrfu, prefetch off (all resident)"));
 	snprintf(args, sizeof(args),
 		 "run -m %s --tokens 1,2,3,4,5,6,7 -n 10 --temp 0 --print-ids --ignore-eos --trace-replay %s "
 		 "--logits-out %s --mem 25M --policy lru --prefetch on",

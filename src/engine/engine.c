@@ -525,7 +525,9 @@ int floe_plan_format(const struct floe_plan *p, char *buf, size_t len)
 			(double)p->slot_bytes / 1024.0, 100.0 * p->cache_share,
 			(unsigned long long)p->n_experts_total, p->all_resident ? ", all resident" : "",
 			(double)p->min_mem_bytes / 1048576.0, p->io, p->policy,
-			p->prefetch_oracle ? "oracle (the replayed trace)" : p->prefetch ? "next layer" : "off");
+			p->prefetch_oracle ? "oracle (the replayed trace)"
+			: p->prefetch && p->all_resident ? "off (all resident)"
+			: p->prefetch ? "next layer" : "off");
 }
 
 /* ---- sessions ------------------------------------------------------------- */

@@ -585,7 +585,9 @@ static int run_experts(struct floe_model *m, int il, int n, int n_list, const ui
 {
 	struct floe_scratch *s = &m->s;
 	int group = (int)(m->plan.n_slots < (uint64_t)n_list ? m->plan.n_slots : (uint64_t)n_list);
-	bool pf = n == 1 && m->prefetch && il + 1 < m->w.hp.n_layer, issued = !pf;
+	/* With every expert resident there is nothing to fetch, and the guess
+	 * (a norm and the next router, ~3% of a token's bytes) would be waste. */
+	bool pf = n == 1 && m->prefetch && !m->plan.all_resident && il + 1 < m->w.hp.n_layer, issued = !pf;
 	int rc;
 
 	if (pf)
