@@ -470,12 +470,16 @@ ALWAYS_INLINE __m128 b32_wscale4_strided(int kind, const uint8_t *b, size_t stri
 	if (kind == B32_MXFP4)
 		return _mm_setr_ps(e8m0_half(b[0]), e8m0_half(b[stride]), e8m0_half(b[2 * stride]),
 				   e8m0_half(b[3 * stride]));
-	uint16_t h[4];
-	for (int k = 0; k < 4; k++)
-		memcpy(&h[k], b + (size_t)k * stride, 2);
-	/* built in a register: four 2-byte stores read back as one 8-byte
-	 * load would stall on store forwarding once per block */
-	return _mm_cvtph_ps(_mm_setr_epi16((short)h[0], (short)h[1], (short)h[2], (short)h[3], 0, 0, 0, 0));
+	uint16_t h0, h1, h2, h3;
+	memcpy(&h0, b, 2);
+	memcpy(&h1, b + stride, 2);
+	memcpy(&h2, b + 2 * stride, 2);
+	memcpy(&h3, b + 3 * stride, 2);
+	/* built in registers: through a stack array the compiler stores four
+	 * halves and reloads them, a store-forwarding stall per block */
+	__m128i v = _mm_cvtsi32_si128((int)((uint32_t)h0 | (uint32_t)h1 << 16));
+	v = _mm_insert_epi32(v, (int)((uint32_t)h2 | (uint32_t)h3 << 16), 1);
+	return _mm_cvtph_ps(v);
 }
 
 /* The 32 quants of one weight block, in element order: the low nibbles of
