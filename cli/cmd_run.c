@@ -17,35 +17,6 @@
 #include "common.h"
 #include "tokenizer/tokenizer.h"
 
-static char *read_text_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0, n = 0, got;
-
-	if (!f) {
-		fprintf(stderr, "floe run: cannot open %s: %s\n", path, strerror(errno));
-		return NULL;
-	}
-	do {
-		if (n + 4096 > cap) {
-			char *p = realloc(buf, cap = cap * 2 + 8192);
-			if (!p) {
-				free(buf);
-				fclose(f);
-				return NULL;
-			}
-			buf = p;
-		}
-		got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
-	} while (got > 0);
-	fclose(f);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
-
 static int parse_token_list(const char *s, int32_t **out, size_t *n_out)
 {
 	size_t n = 1, k = 0;
@@ -194,7 +165,7 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "floe run: give exactly one of -p TEXT, -f FILE, --tokens 1,2,3\n");
 		return 2;
 	}
-	if (prompt_file && !(text = read_text_file(prompt_file, &text_len)))
+	if (prompt_file && !(text = cli_read_file("floe run", prompt_file, &text_len)))
 		return 1;
 	if (prompt) {
 		text = strdup(prompt);

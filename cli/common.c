@@ -1,7 +1,9 @@
 /* common: shared option parsing and model opening for run, chat, bench. */
 #include "common.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -272,4 +274,33 @@ int cli_sampler_create(const struct cli_opts *o, uint32_t n_vocab, struct floe_s
 		return 1;
 	}
 	return 0;
+}
+
+char *cli_read_file(const char *who, const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t cap = 0, n = 0, got;
+
+	if (!f) {
+		fprintf(stderr, "%s: cannot open %s: %s\n", who, path, strerror(errno));
+		return NULL;
+	}
+	do {
+		if (n + 4096 > cap) {
+			char *p = realloc(buf, cap = cap * 2 + 8192);
+			if (!p) {
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = p;
+		}
+		got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+	} while (got > 0);
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
 }

@@ -50,6 +50,10 @@ int cli_sampler_create(const struct cli_opts *o, uint32_t n_vocab, struct floe_s
 /* A seed from the clock and pid, for runs without --seed (logged at -v). */
 uint64_t cli_random_seed(void);
 
+/* A whole file, NUL-terminated (*len without the NUL); NULL with a message
+ * naming `who` and the path on failure. */
+char *cli_read_file(const char *who, const char *path, size_t *len);
+
 /* Print the stats line to stderr. */
 void cli_print_stats(const floe_model *m);
 

@@ -16,6 +16,7 @@ static const struct command commands[] = {
 	{"chat", cmd_chat, "-m FILE [--system TEXT]   interactive chat (keeps the KV cache between turns)"},
 	{"bench", cmd_bench, "-m FILE --mem A,B,C | --io -m FILE | --policies   speed, disk peak, eviction policies"},
 	{"mkmodel", cmd_mkmodel, "--preset NAME -o OUT.gguf [--type T]   write a random-weight model"},
+	{"perplexity", cmd_perplexity, "-m FILE -f TEXT [-c N] [--chunks N]   perplexity of a text, as llama.cpp scores it"},
 	{"inspect", cmd_inspect, "MODEL.gguf [--ctx N] [--tensors] [--json]   what a model holds and needs"},
 };
 

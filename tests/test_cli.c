@@ -176,6 +176,33 @@ static void test_run_streams_under_budget(void)
 	CHECK(err_has("memory plan") && err_has("expert hit"));
 }
 
+/* floe perplexity against llama-perplexity (llama.cpp 3f545becc, AVX2
+ * build of ggml-cpu, `-c 128 -b 128 -fa off`, its default f16 KV cache) on
+ * tests/fixtures/ppl-words.txt: "Final estimate: PPL = 13256.2296".  The
+ * random-weight model's near-tied logits move with the last bits of
+ * attention, so floe (f16 KV too, streamed through a few slots) must land
+ * within 0.5%; a wrong scored range or target token moves it by far more. */
+static void test_perplexity_matches_llama(void)
+{
+	const double want = 13256.2296;
+	double got = 0.0;
+
+	CHECK(run("perplexity -m " FIXTURE("tiny-qwen3moe-q8_0.gguf") " -f " FIXTURE("ppl-words.txt")
+		  " -c 128 --kv-f16 --mem 24M",
+		  NULL) == 0);
+	char *out = slurp(out_path);
+	const char *f = out ? strstr(out, "Final estimate: PPL = ") : NULL;
+	CHECK(f && sscanf(f, "Final estimate: PPL = %lf", &got) == 1);
+	CHECKF(fabs(got - want) <= 0.005 * want, "PPL %.4f, llama.cpp %.4f", got, want);
+	CHECK(out && strstr(out, "[4]") && !strstr(out, "[5]")); /* 4 whole chunks of 128 */
+	free(out);
+	/* bad input: no text, a text shorter than one chunk */
+	CHECK(run("perplexity -m " FIXTURE("tiny-qwen3moe-q8_0.gguf"), NULL) == 2 && err_has("-f TEXT"));
+	CHECK(run("perplexity -m " FIXTURE("tiny-qwen3moe-q8_0.gguf") " -f " FIXTURE("ppl-words.txt") " -c 4096",
+		  NULL) == 1 &&
+	      err_has("fewer than one chunk"));
+}
+
 static void test_chat_keeps_going_and_quits(void)
 {
 	CHECK(run("chat -m " FIXTURE("tiny-qwen3moe-q4_k_m.gguf") " -n 8 --seed 1 -q", "Hi\\nAnd again\\n/quit\\n") ==
@@ -214,6 +241,7 @@ int main(void)
 	RUN(test_run_logits_out);
 	RUN(test_run_budget_too_small);
 	RUN(test_run_streams_under_budget);
+	RUN(test_perplexity_matches_llama);
 	RUN(test_chat_keeps_going_and_quits);
 	RUN(test_mkmodel_then_inspect);
 	unlink(out_path);
