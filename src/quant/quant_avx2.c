@@ -628,9 +628,7 @@ ALWAYS_INLINE void b32_dot_blockwise_n(int kind, int64_t n, const void *w, const
 /* b32_dot_blockwise_n's GEMV for four weight rows ws bytes apart: per
  * block the four rows' integer sums come from one hadd tree and their fma
  * chains run in the lanes of one register (lane r: row r's chain, the same
- * products dx * dy), so each row gets the one-row kernel's bits.  Rows are
- * read front to back with a software prefetch GEMV_PF bytes ahead (see
- * q4_K_gemv4). */
+ * products dx * dy), so each row gets the one-row kernel's bits. */
 ALWAYS_INLINE void b32_gemv4_blockwise(int kind, int64_t n, const uint8_t *w, size_t ws, const uint8_t *act,
 				       float *out)
 {
@@ -641,12 +639,16 @@ ALWAYS_INLINE void b32_gemv4_blockwise(int kind, int64_t n, const uint8_t *w, si
 		const uint8_t *xb = w + (size_t)i * xs, *yb = act + (size_t)i * ys;
 		const __m256i y = _mm256_loadu_si256((const __m256i *)(yb + 2));
 		__m256i p[4];
+		/* The four rows advance together, xs bytes each per block, so a
+		 * linear distance ahead would land in the middle of this group:
+		 * prefetch the next group of rows (ws * 4 on, where the next
+		 * call of a chunk continues) at 4 * xs per block, two lines to
+		 * cover every line of it by two thirds of the way. */
+		const char *nx = (const char *)w + 4 * ws + (size_t)i * 4 * xs;
+		_mm_prefetch(nx, _MM_HINT_T0);
+		_mm_prefetch(nx + 64, _MM_HINT_T0);
 		UNROLL for (int r = 0; r < 4; r++)
-		{
-			if (i % 3 == 0) /* 54 bytes apart: every line of the row */
-				_mm_prefetch((const char *)xb + (size_t)r * ws + GEMV_PF, _MM_HINT_T0);
 			p[r] = b32_dot(kind, b32_quants(kind, xb + (size_t)r * ws), y);
-		}
 		__m128 dx = b32_wscale4_strided(kind, xb, ws);
 		acc = _mm_fmadd_ps(_mm_cvtepi32_ps(hsum4_epi32(p[0], p[1], p[2], p[3])),
 				   _mm_mul_ps(dx, _mm_set1_ps(f16_at(yb))), acc);
