@@ -1104,11 +1104,8 @@ ALWAYS_INLINE void q4_K_gemv4(int64_t n, const uint8_t *w, size_t ws, const void
 	__m128 acc = _mm_setzero_ps(), acc_m = _mm_setzero_ps();
 	__m256i sumi[GEMV_SB][4];
 	__m128i pm[GEMV_SB][4];
-	uint16_t dh[GEMV_SB][8], mh[GEMV_SB][8];
+	uint16_t dh[GEMV_SB][4], mh[GEMV_SB][4]; /* the rows' f16 d and dmin per block */
 	const int64_t nb = n / 256;
-
-	for (int i = 0; i < GEMV_SB; i++)
-		memset(dh[i] + 4, 0, 8), memset(mh[i] + 4, 0, 8);
 	for (int64_t i0 = 0; i0 < nb; i0 += GEMV_SB) {
 		const int ns = nb - i0 < GEMV_SB ? (int)(nb - i0) : GEMV_SB;
 		UNROLL for (int r = 0; r < 4; r++)
@@ -1148,8 +1145,8 @@ ALWAYS_INLINE void q4_K_gemv4(int64_t n, const uint8_t *w, size_t ws, const void
 			const __m128i imin = _mm_hadd_epi32(_mm_hadd_epi32(pm[i][0], pm[i][1]),
 							    _mm_hadd_epi32(pm[i][2], pm[i][3]));
 			const __m128 yd = _mm_set1_ps(y[i0 + i].d);
-			const __m128 d = _mm_mul_ps(_mm_cvtph_ps(_mm_loadu_si128((const __m128i *)dh[i])), yd);
-			const __m128 dm = _mm_mul_ps(_mm_cvtph_ps(_mm_loadu_si128((const __m128i *)mh[i])), yd);
+			const __m128 d = _mm_mul_ps(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)dh[i])), yd);
+			const __m128 dm = _mm_mul_ps(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)mh[i])), yd);
 			acc = _mm_fmadd_ps(_mm_cvtepi32_ps(isum), d, acc);
 			acc_m = _mm_fmadd_ps(_mm_cvtepi32_ps(imin), dm, acc_m);
 		}
