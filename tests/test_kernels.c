@@ -642,6 +642,8 @@ static void test_matmul(void)
 		check_matmul(tabs[ki], FLOE_TYPE_Q4_K, 45, 2048, 1);
 		check_matmul(tabs[ki], FLOE_TYPE_Q4_0, 45, 2048, 1);
 		check_matmul(tabs[ki], FLOE_TYPE_Q4_0, 23, 8192, 6);
+		/* more blocks than the Q4_0 prompt tile keeps on its stack */
+		check_matmul(tabs[ki], FLOE_TYPE_Q4_0, 3, 513 * 32, 5);
 		check_matmul(tabs[ki], FLOE_TYPE_F32, 11, 2048, 2);
 	}
 }

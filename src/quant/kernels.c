@@ -79,9 +79,9 @@ const struct floe_kernels *floe_kernels_get(bool force_ref)
 
 /* Several tokens with a multi-row kernel: each weight row is unpacked once
  * per group of FLOE_ROWS_MAX tokens. */
-static void matmul_rows(floe_vec_dot_rows_fn rows, const uint8_t *wb, size_t w_bytes, long lo, long hi,
-			long tile, int64_t n_cols, const uint8_t *ab, size_t a_bytes, int64_t n_tok, float *out,
-			int64_t out_stride)
+static void matmul_rows(floe_vec_dot_rows_fn rows, floe_vec_dot_tile_fn tile_fn, const uint8_t *wb,
+			size_t w_bytes, long lo, long hi, long tile, int64_t n_cols, const uint8_t *ab, size_t a_bytes,
+			int64_t n_tok, float *out, int64_t out_stride)
 {
 	float tmp[FLOE_ROWS_MAX];
 
@@ -90,6 +90,11 @@ static void matmul_rows(floe_vec_dot_rows_fn rows, const uint8_t *wb, size_t w_b
 		for (int64_t t0 = 0; t0 < n_tok; t0 += FLOE_ROWS_MAX) {
 			int nt = n_tok - t0 < FLOE_ROWS_MAX ? (int)(n_tok - t0) : FLOE_ROWS_MAX;
 			const uint8_t *a = ab + (size_t)t0 * a_bytes;
+			if (tile_fn) {
+				tile_fn(n_cols, wb + (size_t)r0 * w_bytes, w_bytes, r1 - r0, a, a_bytes, nt,
+					out + t0 * out_stride + r0, out_stride);
+				continue;
+			}
 			for (long r = r0; r < r1; r++) {
 				rows(n_cols, wb + (size_t)r * w_bytes, a, a_bytes, nt, tmp);
 				for (int t = 0; t < nt; t++)
@@ -138,7 +143,11 @@ static void matmul_with(const struct floe_kernels *k, uint32_t type, floe_vec_do
 	if (tile < 1)
 		tile = 1;
 	if (rows) {
-		matmul_rows(rows, wb, w_bytes, lo, hi, tile, n_cols, ab, a_bytes, n_tok, out, out_stride);
+		/* the tile kernels only stand in for the plain multi-row ones */
+		floe_vec_dot_tile_fn tile_fn = k == &avx2_table && rows == floe_vec_dot_rows_avx2(type)
+						       ? floe_vec_dot_tile_avx2(type)
+						       : NULL;
+		matmul_rows(rows, tile_fn, wb, w_bytes, lo, hi, tile, n_cols, ab, a_bytes, n_tok, out, out_stride);
 		return;
 	}
 	for (long r0 = lo; r0 < hi; r0 += tile) {

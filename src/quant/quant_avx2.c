@@ -1389,6 +1389,80 @@ floe_vec_dot_rows_fn floe_vec_dot_rows_gemm_avx2(uint32_t type)
 	return type == FLOE_TYPE_Q4_K ? q4_K_gemm_rows : NULL;
 }
 
+/* Q4_0 prompt tile: n_rows weight rows (ws bytes apart) against nt <= 4
+ * activation rows, out[t * out_stride + r].  Per row it is
+ * b32_dot_blockwise_n's multi-token chain (each token's fma chain in a
+ * lane, one fma per block with the block's integer sum and dx * dy), but
+ * what depends only on the activations is done once for the whole tile:
+ * the four tokens' scales, and 8 * sum(y) per block, so that
+ * sum((q - 8) * y) = sum(q * y) - 8 * sum(y) (exact integers) needs one
+ * maddubs per row, token and block instead of two and a subtract. */
+#define Q4_0_TILE_MAXB 512
+static void q4_0_tile(int64_t n, const void *w, size_t ws, long n_rows, const uint8_t *act, size_t stride,
+		      int nt, float *out, int64_t out_stride)
+{
+	const int64_t nb = n / 32;
+	const size_t xs = sizeof(struct block_q4_0), ys = sizeof(struct block_q8_0);
+	const __m256i ones16 = _mm256_set1_epi16(1), ones8 = _mm256_set1_epi8(1);
+	__m128 yd[Q4_0_TILE_MAXB];
+	__m128i s8[Q4_0_TILE_MAXB];
+
+	if (nb > Q4_0_TILE_MAXB) {
+		for (long r = 0; r < n_rows; r++) {
+			float tmp[4];
+			q4_0_rows(n, (const uint8_t *)w + (size_t)r * ws, act, stride, nt, tmp);
+			for (int t = 0; t < nt; t++)
+				out[t * out_stride + r] = tmp[t];
+		}
+		return;
+	}
+	for (int64_t b = 0; b < nb; b++) {
+		float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+		__m256i sv[4];
+		UNROLL for (int t = 0; t < 4; t++)
+		{
+			sv[t] = _mm256_setzero_si256();
+			if (t < nt) {
+				const uint8_t *yb = act + (size_t)t * stride + (size_t)b * ys;
+				d[t] = f16_at(yb);
+				sv[t] = _mm256_madd_epi16(
+					_mm256_maddubs_epi16(ones8, _mm256_loadu_si256((const __m256i *)(yb + 2))), ones16);
+			}
+		}
+		yd[b] = _mm_loadu_ps(d);
+		s8[b] = _mm_slli_epi32(hsum4_epi32(sv[0], sv[1], sv[2], sv[3]), 3);
+	}
+	for (long r = 0; r < n_rows; r++) {
+		const uint8_t *x = (const uint8_t *)w + (size_t)r * ws;
+		__m128 acc = _mm_setzero_ps();
+		for (int64_t b = 0; b < nb; b++) {
+			const uint8_t *xb = x + (size_t)b * xs;
+			const __m256i q = nibbles32(xb + 2);
+			__m256i p[4];
+			UNROLL for (int t = 0; t < 4; t++)
+			{
+				p[t] = _mm256_setzero_si256();
+				if (t < nt) {
+					const uint8_t *yb = act + (size_t)t * stride + (size_t)b * ys;
+					p[t] = _mm256_madd_epi16(
+						_mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(yb + 2))), ones16);
+				}
+			}
+			const __m128i isum = _mm_sub_epi32(hsum4_epi32(p[0], p[1], p[2], p[3]), s8[b]);
+			acc = _mm_fmadd_ps(_mm_cvtepi32_ps(isum), _mm_mul_ps(_mm_set1_ps(f16_at(xb)), yd[b]), acc);
+		}
+		float o[4];
+		_mm_storeu_ps(o, acc);
+		for (int t = 0; t < nt; t++)
+			out[t * out_stride + r] = o[t];
+	}
+}
+
+floe_vec_dot_tile_fn floe_vec_dot_tile_avx2(uint32_t type)
+{
+	return type == FLOE_TYPE_Q4_0 ? q4_0_tile : NULL;
+}
+
 #define B32_GEMV_FN(name, kind)                                                                              \
 	static void name##_gemv(int64_t n, const void *w, size_t ws, int n_rows, const void *act, float *out) \
 	{                                                                                                    \

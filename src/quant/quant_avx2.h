@@ -58,6 +58,14 @@ floe_vec_dot_rows_fn floe_vec_dot_rows_avx2(uint32_t type);
  * from the GEMV order of the kernels above (Q4_K); NULL otherwise. */
 floe_vec_dot_rows_fn floe_vec_dot_rows_gemm_avx2(uint32_t type);
 
+/* Several tokens over a tile of n_rows weight rows (w_stride bytes apart) at
+ * once, out[t * out_stride + r], with the rows kernel's bits: for types
+ * whose activation-only work can be shared by the rows of a tile.  NULL for
+ * the others. */
+typedef void (*floe_vec_dot_tile_fn)(int64_t n, const void *w, size_t w_stride, long n_rows, const uint8_t *act,
+				     size_t act_stride, int n_act, float *out, int64_t out_stride);
+floe_vec_dot_tile_fn floe_vec_dot_tile_avx2(uint32_t type);
+
 /* Decode: one activation row against n_rows (1..FLOE_GEMV_ROWS) consecutive
  * weight rows w, w + w_stride, ...; out[r] gets the same bits as the type's
  * one-row vec_dot.  Several rows at once share the activation loads and
