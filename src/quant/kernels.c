@@ -104,9 +104,17 @@ static void matmul_rows(floe_vec_dot_rows_fn rows, floe_vec_dot_tile_fn tile_fn,
 	}
 }
 
-static void matmul_with(const struct floe_kernels *k, uint32_t type, floe_vec_dot_rows_fn rows, const void *w,
-			int64_t n_cols, const void *act, int64_t n_tok, float *out, int64_t out_stride, long lo,
-			long hi)
+/* The AVX2-only kernels a product may use (NULL: none for this type and
+ * token count), picked in floe_matmul_range. */
+struct fast_kernels {
+	floe_vec_dot_rows_fn rows; /* several tokens, one row at a time */
+	floe_vec_dot_tile_fn tile; /* several tokens over a tile of rows */
+	floe_gemv_fn gemv;         /* one token, several rows at a time */
+};
+
+static void matmul_with(const struct floe_kernels *k, uint32_t type, const struct fast_kernels *fast,
+			const void *w, int64_t n_cols, const void *act, int64_t n_tok, float *out,
+			int64_t out_stride, long lo, long hi)
 {
 	const struct floe_type_info *ti = floe_type_info(type);
 	FLOE_ASSERT(ti && type < FLOE_TYPE_COUNT && k->vec_dot[type]);
@@ -116,14 +124,11 @@ static void matmul_with(const struct floe_kernels *k, uint32_t type, floe_vec_do
 	FLOE_ASSERT(w_bytes && a_bytes);
 	const uint8_t *wb = w, *ab = act;
 
-	if (n_tok == 1 && !rows) {
-		/* Only the AVX2 table itself may use the AVX2 GEMV (see
-		 * floe_matmul_range); it gives the one-row kernel's bits. */
-		floe_gemv_fn gemv = k == &avx2_table ? floe_gemv_avx2(type) : NULL;
-		if (gemv) {
+	if (n_tok == 1 && !fast->rows) {
+		if (fast->gemv) {
 			for (long r = lo; r < hi; r += FLOE_GEMV_ROWS) {
 				int nr = hi - r < FLOE_GEMV_ROWS ? (int)(hi - r) : FLOE_GEMV_ROWS;
-				gemv(n_cols, wb + (size_t)r * w_bytes, w_bytes, nr, ab, out + r);
+				fast->gemv(n_cols, wb + (size_t)r * w_bytes, w_bytes, nr, ab, out + r);
 			}
 			return;
 		}
@@ -142,12 +147,9 @@ static void matmul_with(const struct floe_kernels *k, uint32_t type, floe_vec_do
 	long tile = (long)(MATMUL_TILE_BYTES / w_bytes);
 	if (tile < 1)
 		tile = 1;
-	if (rows) {
-		/* the tile kernels only stand in for the plain multi-row ones */
-		floe_vec_dot_tile_fn tile_fn = k == &avx2_table && rows == floe_vec_dot_rows_avx2(type)
-						       ? floe_vec_dot_tile_avx2(type)
-						       : NULL;
-		matmul_rows(rows, tile_fn, wb, w_bytes, lo, hi, tile, n_cols, ab, a_bytes, n_tok, out, out_stride);
+	if (fast->rows) {
+		matmul_rows(fast->rows, fast->tile, wb, w_bytes, lo, hi, tile, n_cols, ab, a_bytes, n_tok, out,
+			    out_stride);
 		return;
 	}
 	for (long r0 = lo; r0 < hi; r0 += tile) {
@@ -165,16 +167,18 @@ void floe_matmul_range(const struct floe_kernels *k, uint32_t type, const void *
 		       const void *act, int64_t n_tok, int64_t n_gemm, float *out, int64_t out_stride, int64_t lo,
 		       int64_t hi)
 {
-	/* Only the AVX2 table itself may use the AVX2 multi-row kernels (it is
-	 * handed out only on CPUs that have AVX2); they give the same bits as
-	 * its one-row kernels. */
-	floe_vec_dot_rows_fn gemm = n_gemm > 0 && k == &avx2_table ? floe_vec_dot_rows_gemm_avx2(type) : NULL;
-	floe_vec_dot_rows_fn rows;
+	/* Only the AVX2 table itself may use the AVX2 multi-row, tile and GEMV
+	 * kernels (it is handed out only on CPUs that have AVX2); they give the
+	 * same bits as its one-row kernels (the GEMM ones: llama.cpp's GEMM's). */
+	const bool avx2 = k == &avx2_table;
+	floe_vec_dot_rows_fn gemm = n_gemm > 0 && avx2 ? floe_vec_dot_rows_gemm_avx2(type) : NULL;
+	struct fast_kernels fast = {0};
 
 	if (gemm) {
 		const struct floe_type_info *ti = floe_type_info(type);
+		const struct fast_kernels g = {.rows = gemm};
 		FLOE_ASSERT(ti && n_gemm <= n_tok);
-		matmul_with(k, type, gemm, w, n_cols, act, n_gemm, out, out_stride, lo, hi);
+		matmul_with(k, type, &g, w, n_cols, act, n_gemm, out, out_stride, lo, hi);
 		if (n_gemm == n_tok)
 			return;
 		size_t a_bytes = (size_t)floe_type_row_bytes(ti->act_type, (uint64_t)n_cols);
@@ -182,8 +186,13 @@ void floe_matmul_range(const struct floe_kernels *k, uint32_t type, const void *
 		out += n_gemm * out_stride;
 		n_tok -= n_gemm;
 	}
-	rows = n_tok > 1 && k == &avx2_table ? floe_vec_dot_rows_avx2(type) : NULL;
-	matmul_with(k, type, rows, w, n_cols, act, n_tok, out, out_stride, lo, hi);
+	if (avx2 && n_tok > 1) {
+		fast.rows = floe_vec_dot_rows_avx2(type);
+		fast.tile = fast.rows ? floe_vec_dot_tile_avx2(type) : NULL;
+	} else if (avx2) {
+		fast.gemv = floe_gemv_avx2(type);
+	}
+	matmul_with(k, type, &fast, w, n_cols, act, n_tok, out, out_stride, lo, hi);
 }
 
 void floe_matmul(const struct floe_kernels *k, uint32_t type, const void *w, int64_t n_rows,
