@@ -21,7 +21,9 @@
 
 #include "base/alloc.h"
 #include "base/timer.h"
+#include "engine/act_avx2.h"
 #include "engine/engine.h"
+#include "engine/ops.h"
 
 struct floe_params floe_params_default(void)
 {
@@ -363,6 +365,9 @@ static int model_open(struct floe_model *m, struct floe_err *err)
 		return rc;
 	m->kern = floe_kernels_get(m->params.force_ref_kernels);
 	m->dotf32 = floe_dotf32_get(m->params.force_ref_kernels);
+	const bool avx2 = strcmp(m->kern->isa, "avx2") == 0;
+	m->swiglu = avx2 ? floe_swiglu_avx2 : floe_swiglu;
+	m->softmax = avx2 ? floe_softmax_avx2 : floe_softmax;
 	if ((rc = check_kernels(m, err)) || (rc = check_params(m, err)) || (rc = map_file(m, err)) ||
 	    (rc = build_index(m, err)) || (rc = make_plan(m, err)))
 		return rc;

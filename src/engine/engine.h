@@ -67,6 +67,10 @@ struct floe_model {
 	struct floe_weights w;
 	const struct floe_kernels *kern;
 	const struct floe_dotf32 *dotf32;
+	/* ops.c's element-wise ops, or their AVX2 twins (same bits) when the
+	 * AVX2 kernel table is in use */
+	void (*swiglu)(float *y, const float *g, const float *u, int n);
+	void (*softmax)(float *x, int n, float scale);
 	int fd;
 	void *map;
 	uint64_t map_size;

@@ -24,7 +24,6 @@
 #include <string.h>
 
 #include "base/alloc.h"
-#include "engine/act_avx2.h"
 #include "engine/engine.h"
 #include "engine/dotf32.h"
 #include "engine/ops.h"
@@ -128,21 +127,6 @@ static void mm_add(struct mm_job *j, int nth, uint32_t type, const void *w, int6
 	}
 	mt->first = j->n_chunks;
 	j->n_chunks += (long)((rows + mt->chunk - 1) / mt->chunk);
-}
-
-/* The AVX2 SwiGLU and softmax (same bits) whenever the AVX2 kernel table is
- * in use. */
-static void (*swiglu_fn(const struct floe_model *m))(float *, const float *, const float *, int)
-{
-	return strcmp(m->kern->isa, "avx2") == 0 ? floe_swiglu_avx2 : floe_swiglu;
-}
-
-static void softmax(const struct floe_model *m, float *x, int n, float scale)
-{
-	if (strcmp(m->kern->isa, "avx2") == 0)
-		floe_softmax_avx2(x, n, scale);
-	else
-		floe_softmax(x, n, scale);
 }
 
 static void mm_run(struct floe_model *m, struct mm_job *j)
@@ -290,7 +274,7 @@ static void attn_one(struct floe_session *sess, int layer, int t, int h, int pos
 		}
 		sc[j] = df->dot_vec(kr, qv, hdk);
 	}
-	softmax(m, sc, n_kv, 1.0f / sqrtf((float)hdk));
+	m->softmax(sc, n_kv, 1.0f / sqrtf((float)hdk));
 	memset(acc, 0, sizeof(float) * (size_t)n_acc * hdv);
 	for (int j = 0; j < n_kv; j++) {
 		uint64_t vj = vbase + (uint64_t)j * kvv;
@@ -429,7 +413,7 @@ static void route(struct floe_model *m, int il, int n)
 		float *p = s->probs + (size_t)t * NX;
 		int *sel = s->sel + (size_t)t * K;
 		float *w = s->selw + (size_t)t * K;
-		softmax(m, p, NX, 1.0f);
+		m->softmax(p, NX, 1.0f);
 		if (m->replaying) {
 			const uint16_t *row = floe_replay_row(m, t, il);
 			for (int k = 0; k < K; k++)
@@ -488,7 +472,7 @@ static void run_expert(struct floe_model *m, int il, int e, const struct floe_ex
 	}
 	if (at[1] == at[0]) {
 		/* gate, up and silu(gate) * up in one pool job over shared rows. */
-		struct mm_job j = {.k = m->kern, .n_tok = nt, .swiglu = true, .swiglu_fn = swiglu_fn(m)};
+		struct mm_job j = {.k = m->kern, .n_tok = nt, .swiglu = true, .swiglu_fn = m->swiglu};
 		int nth = floe_pool_threads(m->pool);
 		mm_add(&j, nth, l->exps[FLOE_EXP_GATE].type, ref->data[FLOE_EXPERT_GATE], F, E, ga, s->gate, F, false);
 		mm_add(&j, nth, l->exps[FLOE_EXP_UP].type, ref->data[FLOE_EXPERT_UP], F, E, ga, s->up, F, false);
@@ -500,7 +484,7 @@ static void run_expert(struct floe_model *m, int il, int e, const struct floe_ex
 		matmul_conv(m, l->exps[FLOE_EXP_UP].type, ref->data[FLOE_EXPERT_UP], F, E, s->gath, nt, s->up, F, false);
 		for (int i = 0; i < nt; i++) {
 			float *g = s->gate + (size_t)i * F;
-			swiglu_fn(m)(g, g, s->up + (size_t)i * F, F);
+			m->swiglu(g, g, s->up + (size_t)i * F, F);
 		}
 	}
 	/* act2 may hold the up conversion, so h goes through `up`'s memory:
