@@ -947,6 +947,29 @@ static inline __m128i k4_scales_mins(const uint8_t *b)
 			      (int)((a2 >> 4 & m4) | (a1 >> 6 & m2) << 4));
 }
 
+/* Q4_K quants of elements 64j .. 64j + 63 from the 32 bytes at q4: low
+ * nibbles (sub-block 2j) in *lo, high nibbles (sub-block 2j + 1) in *hi. */
+static inline void q4_K_nibbles(const uint8_t *q4, __m256i *lo, __m256i *hi)
+{
+	const __m256i m4 = _mm256_set1_epi8(15);
+	__m256i bits = _mm256_loadu_si256((const __m256i *)q4);
+
+	*lo = _mm256_and_si256(bits, m4);
+	*hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+}
+
+/* Q4_K/Q5_K: 64 elements of a super-block, unsigned quants lo (sub-block
+ * 2j) and hi (2j + 1), against the 64 activations at q8, each sub-block
+ * times its scale (scl, sch: the scale in every 16-bit lane): eight int32
+ * partial sums. */
+static inline __m256i k_dot64(__m256i lo, __m256i hi, __m256i scl, __m256i sch, const int8_t *q8)
+{
+	__m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
+	__m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+
+	return _mm256_add_epi32(_mm256_madd_epi16(pl, scl), _mm256_madd_epi16(ph, sch));
+}
+
 /* Q4_K: element 64j + l (l < 32) is the low nibble of qs[32j + l], element
  * 64j + 32 + l the high nibble; sub-block k (32 elements) has scale sc[k]
  * and min mn[k]: value d * sc * q - dmin * mn.  For up to MAX_NT activation
@@ -955,7 +978,6 @@ ALWAYS_INLINE void q4_K_core(bool gemm, int64_t n, const void *w, const uint8_t 
 			     float *out)
 {
 	const struct block_q4_K *x = w;
-	const __m256i m4 = _mm256_set1_epi8(15);
 	float acc[MAX_NT], acc_m[MAX_NT];
 
 	UNROLL for (int t = 0; t < nt; t++) acc[t] = acc_m[t] = 0.0f;
@@ -973,18 +995,14 @@ ALWAYS_INLINE void q4_K_core(bool gemm, int64_t n, const void *w, const uint8_t 
 		UNROLL for (int t = 0; t < nt; t++) sumi[t] = _mm256_setzero_si256();
 		UNROLL for (int j = 0; j < 4; j++)
 		{
-			__m256i bits = _mm256_loadu_si256((const __m256i *)(q4 + 32 * j));
-			__m256i lo = _mm256_and_si256(bits, m4);
-			__m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+			__m256i lo, hi;
+			q4_K_nibbles(q4 + 32 * j, &lo, &hi);
 			__m256i scl = _mm256_shuffle_epi8(sc, mask_one(2 * j));
 			__m256i sch = _mm256_shuffle_epi8(sc, mask_one(2 * j + 1));
 			UNROLL for (int t = 0; t < nt; t++)
 			{
 				const struct block_q8_K *y = ACT_BLOCK(struct block_q8_K, act, stride, t, i);
-				const int8_t *q8 = y->qs + 64 * j;
-				__m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
-				__m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
-				__m256i sj = _mm256_add_epi32(_mm256_madd_epi16(pl, scl), _mm256_madd_epi16(ph, sch));
+				__m256i sj = k_dot64(lo, hi, scl, sch, y->qs + 64 * j);
 				if (gemm) {
 					int32_t mn = mn8p[2 * j] * (y->bsums[4 * j] + y->bsums[4 * j + 1]) +
 						     mn8p[2 * j + 1] * (y->bsums[4 * j + 2] + y->bsums[4 * j + 3]);
@@ -1021,7 +1039,6 @@ ALWAYS_INLINE void q4_K_core_lanes(bool gemm, int64_t n, const void *w, const ui
 				   float *out)
 {
 	const struct block_q4_K *x = w;
-	const __m256i m4 = _mm256_set1_epi8(15);
 	__m128 acc = _mm_setzero_ps(), acc_m = _mm_setzero_ps();
 	float r[4];
 
@@ -1051,22 +1068,17 @@ ALWAYS_INLINE void q4_K_core_lanes(bool gemm, int64_t n, const void *w, const ui
 
 		UNROLL for (int j = 0; j < 4; j++)
 		{
-			__m256i bits = _mm256_loadu_si256((const __m256i *)(q4 + 32 * j));
-			__m256i lo = _mm256_and_si256(bits, m4);
-			__m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+			__m256i lo, hi;
+			q4_K_nibbles(q4 + 32 * j, &lo, &hi);
 			__m256i scl = _mm256_shuffle_epi8(sc, mask_one(2 * j));
 			__m256i sch = _mm256_shuffle_epi8(sc, mask_one(2 * j + 1));
 			__m256i sj[4];
 			UNROLL for (int t = 0; t < 4; t++)
 			{
 				sj[t] = _mm256_setzero_si256();
-				if (t < nt) {
-					const int8_t *q8 = ACT_BLOCK(struct block_q8_K, act, stride, t, i)->qs + 64 * j;
-					__m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
-					__m256i ph =
-						_mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
-					sj[t] = _mm256_add_epi32(_mm256_madd_epi16(pl, scl), _mm256_madd_epi16(ph, sch));
-				}
+				if (t < nt)
+					sj[t] = k_dot64(lo, hi, scl, sch,
+							ACT_BLOCK(struct block_q8_K, act, stride, t, i)->qs + 64 * j);
 			}
 			if (gemm) {
 				__m128 sf = _mm_cvtepi32_ps(hsum4_epi32(sj[0], sj[1], sj[2], sj[3]));
@@ -1100,7 +1112,6 @@ ALWAYS_INLINE void q4_K_core_lanes(bool gemm, int64_t n, const void *w, const ui
 ALWAYS_INLINE void q4_K_gemv4(int64_t n, const uint8_t *w, size_t ws, const void *act, float *out)
 {
 	const struct block_q8_K *y = act;
-	const __m256i m4 = _mm256_set1_epi8(15);
 	__m128 acc = _mm_setzero_ps(), acc_m = _mm_setzero_ps();
 	__m256i sumi[GEMV_SB][4];
 	__m128i pm[GEMV_SB][4];
@@ -1125,17 +1136,11 @@ ALWAYS_INLINE void q4_K_gemv4(int64_t n, const uint8_t *w, size_t ws, const void
 				__m256i s = _mm256_setzero_si256();
 				UNROLL for (int j = 0; j < 4; j++)
 				{
-					__m256i bits = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
-					__m256i lo = _mm256_and_si256(bits, m4);
-					__m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-					const int8_t *q8 = yi->qs + 64 * j;
-					__m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
-					__m256i ph =
-						_mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
-					s = _mm256_add_epi32(
-						s, _mm256_add_epi32(
-							   _mm256_madd_epi16(pl, _mm256_shuffle_epi8(sc, mask_one(2 * j))),
-							   _mm256_madd_epi16(ph, _mm256_shuffle_epi8(sc, mask_one(2 * j + 1)))));
+					__m256i lo, hi;
+					q4_K_nibbles(x[i].qs + 32 * j, &lo, &hi);
+					s = _mm256_add_epi32(s, k_dot64(lo, hi, _mm256_shuffle_epi8(sc, mask_one(2 * j)),
+									_mm256_shuffle_epi8(sc, mask_one(2 * j + 1)),
+									yi->qs + 64 * j));
 				}
 				sumi[i][r] = s;
 			}
@@ -1215,11 +1220,9 @@ ALWAYS_INLINE void q5_K_dot_n(int64_t n, const void *w, const uint8_t *act, size
 			__m256i sch = _mm256_shuffle_epi8(sc, mask_one(2 * j + 1));
 			UNROLL for (int t = 0; t < nt; t++)
 			{
-				const int8_t *q8 = ACT_BLOCK(struct block_q8_K, act, stride, t, i)->qs + 64 * j;
-				__m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
-				__m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
-				sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(_mm256_madd_epi16(pl, scl),
-										     _mm256_madd_epi16(ph, sch)));
+				sumi[t] = _mm256_add_epi32(
+					sumi[t], k_dot64(lo, hi, scl, sch,
+							 ACT_BLOCK(struct block_q8_K, act, stride, t, i)->qs + 64 * j));
 			}
 		}
 		float dx = h2f(x[i].d), dmx = h2f(x[i].dmin);
