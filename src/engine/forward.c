@@ -32,8 +32,9 @@
 
 /* Up to three matrices multiplied in ONE pool job (q, k and v share their
  * input; so do an expert's gate and up): one hand-off instead of three, and
- * the threads take row chunks from a shared counter, so a thread the OS
- * took away for a while (the machine is shared) does not hold up the rest.
+ * the threads take row chunks from counters (each its own share first,
+ * then the others'), so a thread the OS took away for a while (the machine
+ * is shared) does not hold up the rest.
  * Which thread computes a row never changes its bits. */
 #define MM_MAX 3
 #define MM_THREADS 64 /* the most pool threads a job splits its rows for */
