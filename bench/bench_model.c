@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "base/timer.h"
+#include "chat/sampler.h"
 #include "floe.h"
 
 #define MAX_REPS 32
@@ -25,15 +26,6 @@ static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return x < y ? -1 : x > y;
-}
-
-static int argmax(const float *v, int n)
-{
-	int best = 0;
-	for (int i = 1; i < n; i++)
-		if (v[i] > v[best])
-			best = i;
-	return best;
 }
 
 static void report(const char *what, double *r, int n)
@@ -110,7 +102,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "eval: %s\n", floe_session_error(s));
 				return 1;
 			}
-			tok = argmax(floe_session_logits(s, -1), n_vocab);
+			tok = floe_argmax(floe_session_logits(s, -1), n_vocab);
 		}
 		tg[r] = n_gen / (floe_now_s() - a);
 		printf("rep %d: pp%d %.3f tok/s, tg%d %.3f tok/s\n", r, n_prompt, pp[r], n_gen, tg[r]);

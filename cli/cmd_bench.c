@@ -36,6 +36,7 @@
 #include "common.h"
 #include "base/alloc.h"
 #include "base/timer.h"
+#include "chat/sampler.h"
 #include "experts/evict.h"
 #include "experts/io.h"
 #include "experts/trace.h"
@@ -450,11 +451,7 @@ static int sweep_one(struct cli_opts *o, long n_prompt, long n_gen, double peak,
 	floe_stats_get(m, &st1);
 	busy0 = disk_busy_ms(o->model);
 	for (long i = 0; i < n_gen; i++) {
-		const float *lg = floe_session_logits(s, -1);
-		int32_t best = 0;
-		for (int v = 1; v < n_vocab; v++)
-			if (lg[v] > lg[best])
-				best = v;
+		int32_t best = floe_argmax(floe_session_logits(s, -1), n_vocab);
 		if (floe_session_eval(s, &best, 1, false)) {
 			fprintf(stderr, "floe bench: %s\n", floe_session_error(s));
 			goto out;

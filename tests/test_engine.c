@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "chat/sampler.h"
 #include "floe.h"
 #include "harness.h"
 #include "golden_logits.h"
@@ -86,15 +87,6 @@ static float max_abs_diff(const float *a, const float *b, int n)
 	return mx;
 }
 
-static int argmax(const float *x, int n)
-{
-	int best = 0;
-	for (int i = 1; i < n; i++)
-		if (x[i] > x[best])
-			best = i;
-	return best;
-}
-
 /* ---- (1) logits of every prompt row vs llama.cpp -------------------------- */
 
 /* The goldens come from llama.cpp on an AVX2 machine (no AVX-512), weights
@@ -157,7 +149,7 @@ static float check_logits(const char *model, const char *seq, floe_model *m)
 				worst = d;
 				worst_row = (int)r;
 			}
-			argmax_bad += argmax(got, (int)g.n_vocab) != argmax(want, (int)g.n_vocab);
+			argmax_bad += floe_argmax(got, (int)g.n_vocab) != floe_argmax(want, (int)g.n_vocab);
 		}
 		fprintf(stderr, "  %-7s %-3s max |logit diff| %.3g (row %d) over %u rows, argmax mismatches %d\n", model,
 			seq, (double)worst, worst_row, g.n_rows, argmax_bad);
@@ -225,7 +217,7 @@ static void check_greedy(floe_model *m, const char *model, const char *seq, floa
 			stop = i;
 			break;
 		}
-		int32_t tok = (int32_t)argmax(floe_session_logits(s, -1), floe_session_n_vocab(s));
+		int32_t tok = floe_argmax(floe_session_logits(s, -1), floe_session_n_vocab(s));
 		int32_t want = (int32_t)json_integer_value(json_array_get(greedy, i));
 		CHECKF(tok == want, "%s %s step %d: got %d, llama.cpp %d (margin %.3g)", model, seq, i, tok, want, mg);
 		if (tok != want)
@@ -544,7 +536,7 @@ static void test_kv_f16(void)
 		const float *got = floe_session_logits(s, (int)r), *want = g.logits + (size_t)r * g.n_vocab;
 		float d = max_abs_diff(got, want, (int)g.n_vocab);
 		worst = d > worst ? d : worst;
-		bad += argmax(got, (int)g.n_vocab) != argmax(want, (int)g.n_vocab);
+		bad += floe_argmax(got, (int)g.n_vocab) != floe_argmax(want, (int)g.n_vocab);
 	}
 	fprintf(stderr, "  kv f16: s7 max |diff| vs llama.cpp f32-KV logits %.3g, argmax mismatches %d\n", (double)worst,
 		bad);

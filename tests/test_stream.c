@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "chat/sampler.h"
 #include "experts/trace.h"
 #include "floe.h"
 #include "harness.h"
@@ -63,15 +64,6 @@ static floe_model *open_simple(const char *model, const struct opts *o)
 	return open_opts(model, o, &rc, NULL, 0);
 }
 
-static int argmax(const float *x, int n)
-{
-	int best = 0;
-	for (int i = 1; i < n; i++)
-		if (x[i] > x[best])
-			best = i;
-	return best;
-}
-
 /* The prompt (all rows' logits) then DECODE_STEPS greedy steps: returns
  * (n_rows + DECODE_STEPS) rows of logits, malloc'd, or NULL. */
 static float *workload(floe_model *m, const struct golden_logits *pr)
@@ -88,7 +80,7 @@ static float *workload(floe_model *m, const struct golden_logits *pr)
 	}
 	memcpy(out, floe_session_logits(s, 0), sizeof(float) * V * n);
 	for (int i = 0; i < DECODE_STEPS; i++) {
-		int32_t id = argmax(floe_session_logits(s, -1), (int)V);
+		int32_t id = floe_argmax(floe_session_logits(s, -1), (int)V);
 		if (floe_session_eval(s, &id, 1, false) != FLOE_OK) {
 			fprintf(stderr, "  decode: %s\n", floe_session_error(s));
 			goto fail;

@@ -336,3 +336,13 @@ int32_t floe_sampler_sample(struct floe_sampler *s, const float *logits)
 		n = min_p(s, n);
 	return draw(s, n);
 }
+
+int32_t floe_argmax(const float *x, int n)
+{
+	int32_t best = 0;
+
+	for (int i = 1; i < n; i++)
+		if (x[i] > x[best])
+			best = i;
+	return best;
+}

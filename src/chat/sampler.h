@@ -44,6 +44,10 @@ void floe_sampler_free(struct floe_sampler *s);
  * choice: call floe_sampler_accept with the token actually used. */
 int32_t floe_sampler_sample(struct floe_sampler *s, const float *logits);
 
+/* The index of the largest of x[0..n), the lowest on ties: greedy decoding
+ * of plain logits (benchmarks and tests; no sampler state needed). */
+int32_t floe_argmax(const float *x, int n);
+
 /* Record a token in the repetition history (generated tokens, and prompt
  * tokens too if the penalty should see them, as llama.cpp's CLI does). */
 void floe_sampler_accept(struct floe_sampler *s, int32_t id);
