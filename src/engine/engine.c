@@ -24,6 +24,7 @@
 #include "engine/act_avx2.h"
 #include "engine/engine.h"
 #include "engine/ops.h"
+#include "quant/repack.h"
 
 struct floe_params floe_params_default(void)
 {
@@ -119,7 +120,7 @@ static void willneed(struct floe_model *m, const struct floe_tensor *t)
 {
 	uint64_t lo = t->offset / 4096 * 4096, hi = t->offset + t->size;
 
-	if (t->size && hi <= m->map_size)
+	if (t->size && hi <= m->map_size && !(t->type & FLOE_TYPE_REPACKED))
 		madvise((char *)m->map + lo, hi - lo, MADV_WILLNEED);
 }
 
@@ -141,6 +142,84 @@ static void prefetch_dense(struct floe_model *m)
 	}
 	willneed(m, &w->output_norm);
 	willneed(m, &w->output); /* the embeddings themselves when tied */
+}
+
+/* The dense matrices the forward pass multiplies (not the token
+ * embeddings, whose rows are looked up, nor the output when it is them). */
+static int dense_matrices(struct floe_weights *w, struct floe_tensor **out)
+{
+	int n = 0;
+
+	for (int il = 0; il < w->hp.n_layer; il++) {
+		struct floe_layer *l = &w->layers[il];
+		out[n++] = &l->wq;
+		out[n++] = &l->wk;
+		out[n++] = &l->wv;
+		out[n++] = &l->wo;
+		out[n++] = &l->router;
+	}
+	if (!w->tied_output)
+		out[n++] = &w->output;
+	return n;
+}
+
+static int pread_full(int fd, void *buf, uint64_t len, uint64_t off, const char *path, struct floe_err *err)
+{
+	for (uint64_t done = 0; done < len;) {
+		ssize_t r = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return floe_fail(err, FLOE_EIO, "%s: read of %llu bytes at offset %llu: %s", path,
+					 (unsigned long long)(len - done), (unsigned long long)(off + done),
+					 r < 0 ? strerror(errno) : "unexpected end of file");
+		done += (uint64_t)r;
+	}
+	return FLOE_OK;
+}
+
+/* With the AVX2 kernels, Q4_0 matrices are multiplied in the q4_0x8 layout
+ * (quant/repack.h), which needs no horizontal sum per row and block: the
+ * dense ones are read into anonymous memory and repacked here, and their
+ * file pages dropped (the budget counts the dense bytes once either way);
+ * the expert cache repacks experts as they land.  m->repack tells both. */
+static int repack_dense(struct floe_model *m, struct floe_err *err)
+{
+	struct floe_tensor **ts = malloc(sizeof(*ts) * ((size_t)m->w.hp.n_layer * 5 + 1));
+	uint64_t total = 0, at = 0;
+	int n, rc = FLOE_OK;
+
+	m->repack = strcmp(m->kern->isa, "avx2") == 0;
+	if (!ts)
+		return floe_fail(err, FLOE_ENOMEM, "out of memory");
+	n = dense_matrices(&m->w, ts);
+	for (int i = 0; i < n; i++)
+		if (m->repack && floe_repack_supported(ts[i]->type, ts[i]->ne[1], ts[i]->ne[0]))
+			total += floe_round_up(ts[i]->size, FLOE_ALIGN);
+	if (total == 0)
+		goto done;
+	m->dense_repacked = floe_alloc_aligned(total);
+	if (!m->dense_repacked) {
+		rc = floe_fail(err, FLOE_ENOMEM, "out of memory for %llu bytes of repacked dense weights",
+			       (unsigned long long)total);
+		goto done;
+	}
+	for (int i = 0; i < n; i++) {
+		struct floe_tensor *t = ts[i];
+		if (!floe_repack_supported(t->type, t->ne[1], t->ne[0]))
+			continue;
+		void *dst = (char *)m->dense_repacked + at;
+		if ((rc = pread_full(m->fd, dst, t->size, t->offset, m->path, err)))
+			goto done;
+		floe_repack_rows(t->type, dst, t->ne[1], t->ne[0]);
+		posix_fadvise(m->fd, (off_t)t->offset, (off_t)t->size, POSIX_FADV_DONTNEED);
+		t->data = dst;
+		t->type |= FLOE_TYPE_REPACKED;
+		at += floe_round_up(t->size, FLOE_ALIGN);
+	}
+done:
+	free(ts);
+	return rc;
 }
 
 static int map_file(struct floe_model *m, struct floe_err *err)
@@ -166,6 +245,9 @@ static int map_file(struct floe_model *m, struct floe_err *err)
 	 * keeps fault-around readahead from pulling them in with dense pages. */
 	madvise(m->map, m->map_size, MADV_RANDOM);
 	floe_weights_attach(&m->w, m->map);
+	int rc = repack_dense(m, err);
+	if (rc)
+		return rc;
 	prefetch_dense(m);
 	return FLOE_OK;
 }
@@ -188,6 +270,13 @@ static int build_index(struct floe_model *m, struct floe_err *err)
 			sl->type = t->type;
 			sl->rows = t->ne[1];
 			sl->cols = t->ne[0];
+		}
+	/* the cache repacks what it can as experts land (repack_dense) */
+	for (int il = 0; il < hp->n_layer && m->repack; il++)
+		for (int p = 0; p < 3; p++) {
+			struct floe_tensor *t = &m->w.layers[il].exps[p];
+			if (floe_repack_supported(t->type, t->ne[1], t->ne[0]))
+				t->type |= FLOE_TYPE_REPACKED;
 		}
 	rc = floe_expert_index_init(&m->idx, hp->n_layer, hp->n_expert, parts, m->map_size, err);
 	free(parts);
@@ -374,7 +463,8 @@ static int model_open(struct floe_model *m, struct floe_err *err)
 	if ((rc = floe_pool_create(m->params.n_threads, &m->pool, err)) || (rc = open_io(m, err)))
 		return rc;
 	struct floe_cache_params cp = {.n_slots = m->plan.n_slots,
-				       .policy = (enum floe_policy)(m->params.cache_policy - 1)};
+				       .policy = (enum floe_policy)(m->params.cache_policy - 1),
+				       .repack = m->repack};
 	if ((rc = floe_cache_create(&m->idx, m->io, &cp, &m->cache, err)) || (rc = open_traces(m, err)))
 		return rc;
 	return floe_scratch_init(&m->s, &m->w, m->params.n_batch, m->params.n_ctx, m->params.n_threads, true,
@@ -461,6 +551,7 @@ void floe_model_close(floe_model *m)
 		floe_expert_index_free(&m->idx);
 	if (m->map)
 		munmap(m->map, m->map_size);
+	floe_free_aligned(m->dense_repacked);
 	if (m->fd >= 0)
 		close(m->fd);
 	floe_weights_free(&m->w);

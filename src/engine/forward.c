@@ -24,9 +24,10 @@
 #include <string.h>
 
 #include "base/alloc.h"
-#include "engine/engine.h"
 #include "engine/dotf32.h"
+#include "engine/engine.h"
 #include "engine/ops.h"
+#include "quant/repack.h"
 
 /* ---- matmul over the pool ------------------------------------------------- */
 
@@ -144,7 +145,7 @@ static void mm_run(struct floe_model *m, struct mm_job *j)
 
 static uint32_t act_type_of(uint32_t type)
 {
-	return floe_type_info(type)->act_type;
+	return floe_type_info(floe_type_base(type))->act_type;
 }
 
 /* Convert n_tok rows of cols floats (stride cols) to act_type into dst. */

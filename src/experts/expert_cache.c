@@ -26,6 +26,7 @@
 
 #include "base/alloc.h"
 #include "base/timer.h"
+#include "quant/repack.h"
 
 enum slot_state { SLOT_FREE = 0, SLOT_LOADING, SLOT_READY, SLOT_FAILED };
 
@@ -38,7 +39,7 @@ struct slot {
 	bool unsubmitted; /* claimed by the current request, reads not yet submitted */
 	bool prefetched;  /* filled by prefetch, not yet asked for */
 	int next;	  /* free list */
-	const void *data[FLOE_EXPERT_PARTS];
+	void *data[FLOE_EXPERT_PARTS];
 	struct floe_io_req reqs[FLOE_EXPERT_PARTS];
 };
 
@@ -49,6 +50,7 @@ struct floe_expert_cache {
 	uint8_t *busy;			     /* [n_slots]: not evictable (pinned, loading, failed, free) */
 	uint64_t clock;			     /* requests so far: the policy's time */
 	int n_slots;
+	bool repack;		    /* params.repack */
 	unsigned char *arena;	    /* n_slots * slot_bytes, FLOE_IO_ALIGN aligned */
 	struct slot *slots;	    /* [n_slots] */
 	int32_t *map;		    /* [n_layers * n_experts]: slot or -1 */
@@ -310,6 +312,12 @@ static void on_complete(struct floe_expert_cache *c, struct floe_io_req *req)
 			free_push(c, s);
 		return;
 	}
+	if (c->repack) {
+		const struct floe_expert_slice *parts = &c->idx->parts[sl->layer * FLOE_EXPERT_PARTS];
+		for (int i = 0; i < FLOE_EXPERT_PARTS; i++)
+			if (floe_repack_supported(parts[i].type, parts[i].rows, parts[i].cols))
+				floe_repack_rows(parts[i].type, sl->data[i], parts[i].rows, parts[i].cols);
+	}
 	sl->state = SLOT_READY;
 	slot_update_busy(c, s);
 }
@@ -367,6 +375,7 @@ int floe_cache_create(const struct floe_expert_index *idx, struct floe_io *io,
 	c->idx = idx;
 	c->io = io;
 	c->n_slots = (int)params->n_slots;
+	c->repack = params->repack;
 	n_keys = (size_t)idx->n_layers * (size_t)idx->n_experts;
 	c->arena = floe_alloc_aligned((size_t)arena_bytes);
 	c->slots = calloc((size_t)c->n_slots, sizeof(*c->slots));

@@ -100,6 +100,10 @@ struct floe_cache_stats {
 struct floe_cache_params {
 	uint64_t n_slots;
 	enum floe_policy policy; /* FLOE_POLICY_LRU (0) unless chosen */
+	/* Rearrange every part whose type and shape floe_repack_supported
+	 * (quant/repack.h) takes into the repacked layout as it lands, before
+	 * anyone sees it: refs then point at repacked rows. */
+	bool repack;
 };
 
 struct floe_expert_cache;

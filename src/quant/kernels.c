@@ -14,6 +14,8 @@
 #include "quant/quant.h"
 #include "quant/quant_avx2.h"
 #include "quant/quant_ref.h"
+#include "quant/repack.h"
+#include "quant/repack_avx2.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -171,6 +173,14 @@ void floe_matmul_range(const struct floe_kernels *k, uint32_t type, const void *
 	 * kernels (it is handed out only on CPUs that have AVX2); they give the
 	 * same bits as its one-row kernels (the GEMM ones: llama.cpp's GEMM's). */
 	const bool avx2 = k == &avx2_table;
+	if (type & FLOE_TYPE_REPACKED) {
+		/* q4_0x8 (repack.h): the GEMM and GEMV orders agree for Q4_0 */
+		FLOE_ASSERT(avx2 && floe_type_base(type) == FLOE_TYPE_Q4_0 && lo % FLOE_REPACK_ROWS == 0 &&
+			    hi % FLOE_REPACK_ROWS == 0);
+		size_t a_bytes = (size_t)floe_type_row_bytes(FLOE_TYPE_Q8_0, (uint64_t)n_cols);
+		floe_matmul_q4_0x8_avx2(n_cols, w, lo, hi, act, a_bytes, n_tok, out, out_stride);
+		return;
+	}
 	floe_vec_dot_rows_fn gemm = n_gemm > 0 && avx2 ? floe_vec_dot_rows_gemm_avx2(type) : NULL;
 	struct fast_kernels fast = {0};
 
@@ -199,20 +209,19 @@ void floe_matmul(const struct floe_kernels *k, uint32_t type, const void *w, int
 		 int64_t n_cols, const void *act, int64_t n_tok, float *out, int64_t out_stride,
 		 int ith, int nth)
 {
-	long lo, hi;
-
-	floe_split((long)n_rows, ith, nth, &lo, &hi);
-	floe_matmul_range(k, type, w, n_cols, act, n_tok, 0, out, out_stride, lo, hi);
+	floe_matmul_gemm(k, type, w, n_rows, n_cols, act, n_tok, 0, out, out_stride, ith, nth);
 }
 
 void floe_matmul_gemm(const struct floe_kernels *k, uint32_t type, const void *w, int64_t n_rows,
 		      int64_t n_cols, const void *act, int64_t n_tok, int64_t n_gemm, float *out,
 		      int64_t out_stride, int ith, int nth)
 {
+	/* repacked rows go in whole groups */
+	const long unit = type & FLOE_TYPE_REPACKED ? FLOE_REPACK_ROWS : 1;
 	long lo, hi;
 
-	floe_split((long)n_rows, ith, nth, &lo, &hi);
-	floe_matmul_range(k, type, w, n_cols, act, n_tok, n_gemm, out, out_stride, lo, hi);
+	floe_split((long)n_rows / unit, ith, nth, &lo, &hi);
+	floe_matmul_range(k, type, w, n_cols, act, n_tok, n_gemm, out, out_stride, lo * unit, hi * unit);
 }
 
 int64_t floe_matmul_chunk_rows(uint32_t type, int64_t n_rows, int64_t n_cols, int64_t n_tok, int nth)
@@ -226,7 +235,7 @@ int64_t floe_matmul_chunk_rows(uint32_t type, int64_t n_rows, int64_t n_cols, in
 	int64_t unit = 16;
 
 	if (n_tok > 1) {
-		uint64_t wb = floe_type_row_bytes(type, (uint64_t)n_cols);
+		uint64_t wb = floe_type_row_bytes(floe_type_base(type), (uint64_t)n_cols);
 		int64_t tile = wb ? (int64_t)(MATMUL_TILE_BYTES / wb) : 1;
 		if (tile > unit)
 			unit = (tile + 15) / 16 * 16;

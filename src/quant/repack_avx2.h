@@ -1,0 +1,19 @@
+/* repack_avx2: AVX2 + FMA + F16C matrix products over repacked weights
+ * (quant/repack.h).  Callable only where floe_cpu_has_avx2_fma() is true;
+ * reached through floe_matmul_range with a FLOE_TYPE_REPACKED type. */
+#ifndef FLOE_QUANT_REPACK_AVX2_H
+#define FLOE_QUANT_REPACK_AVX2_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* out[t * out_stride + r] = dot(row r of w, activation row t) for the rows
+ * [lo, hi) (multiples of 8) of a q4_0x8 matrix of n_cols columns and the
+ * n_tok Q8_0 activation rows at act, a_bytes apart.  Every result has the
+ * bits of the file-layout kernels (floe_vec_dot_q4_0_avx2, the Q4_0 GEMV
+ * and prompt tile): the same integer block sums and the same chain of one
+ * fma per block, acc = fma(isum, d_w * d_a, acc). */
+void floe_matmul_q4_0x8_avx2(int64_t n_cols, const void *w, int64_t lo, int64_t hi, const void *act,
+			     size_t a_bytes, int64_t n_tok, float *out, int64_t out_stride);
+
+#endif
