@@ -703,15 +703,16 @@ static void test_gemv(void)
 	CHECK(n_checked > 0); /* at least Q4_K has one */
 }
 
-/* The q4_0x8 layout (repack.h): which shapes repack, that unpack restores
- * the file's bytes, and that products over repacked rows give exactly the
- * file-layout kernels' bits for every token count, thread split and chunk
- * order the engine uses. */
-static void check_repacked(const struct floe_kernels *k, int64_t n_rows, int64_t n_cols, int64_t n_tok)
+/* The x8 layouts (repack.h): which shapes repack, that unpack restores the
+ * file's bytes, and that products over repacked rows give exactly the
+ * file-layout kernels' bits for every token count, GEMM/GEMV split, thread
+ * split and chunk order the engine uses. */
+static void check_repacked(const struct floe_kernels *k, uint32_t t, int64_t n_rows, int64_t n_cols, int64_t n_tok,
+			   int64_t n_gemm)
 {
-	const uint32_t t = FLOE_TYPE_Q4_0;
+	const uint32_t at = floe_type_info(t)->act_type, tr = t | FLOE_TYPE_REPACKED;
 	size_t wb = (size_t)floe_type_row_bytes(t, (uint64_t)n_cols);
-	size_t ab = (size_t)floe_type_row_bytes(FLOE_TYPE_Q8_0, (uint64_t)n_cols);
+	size_t ab = (size_t)floe_type_row_bytes(at, (uint64_t)n_cols);
 	size_t out_n = (size_t)n_tok * (size_t)n_rows;
 	uint8_t *w = malloc(wb * (size_t)n_rows), *wp = malloc(wb * (size_t)n_rows), *a = malloc(ab * (size_t)n_tok);
 	float *x = malloc(sizeof(float) * (size_t)n_cols), *want = malloc(sizeof(float) * out_n);
@@ -722,32 +723,33 @@ static void check_repacked(const struct floe_kernels *k, int64_t n_rows, int64_t
 		rand_weights(t, w + (size_t)r * wb, n_cols);
 	for (int64_t i = 0; i < n_tok; i++) {
 		rand_floats(x, n_cols);
-		k->quantize_act[FLOE_TYPE_Q8_0](x, a + (size_t)i * ab, n_cols);
+		k->quantize_act[at](x, a + (size_t)i * ab, n_cols);
 	}
 	memcpy(wp, w, wb * (size_t)n_rows);
 	floe_repack_rows(t, wp, n_rows, n_cols);
-	CHECKF(memcmp(wp, w, wb * (size_t)n_rows) != 0, "repack of %lldx%lld changed nothing", (long long)n_rows,
-	       (long long)n_cols);
-	floe_matmul(k, t, w, n_rows, n_cols, a, n_tok, want, n_rows, 0, 1);
+	CHECKF(memcmp(wp, w, wb * (size_t)n_rows) != 0, "repack of %s %lldx%lld changed nothing", floe_type_name(t),
+	       (long long)n_rows, (long long)n_cols);
+	floe_matmul_gemm(k, t, w, n_rows, n_cols, a, n_tok, n_gemm, want, n_rows, 0, 1);
 	for (int nth = 1; nth <= 3; nth++) {
 		for (size_t i = 0; i < out_n; i++)
 			got[i] = -12345.0f;
 		for (int ith = nth - 1; ith >= 0; ith--)
-			floe_matmul(k, t | FLOE_TYPE_REPACKED, wp, n_rows, n_cols, a, n_tok, got, n_rows, ith, nth);
+			floe_matmul_gemm(k, tr, wp, n_rows, n_cols, a, n_tok, n_gemm, got, n_rows, ith, nth);
 		CHECKF(memcmp(want, got, out_n * sizeof(float)) == 0,
-		       "q4_0x8 %lldx%lld, %lld tokens, %d threads: not the file layout's bits", (long long)n_rows,
-		       (long long)n_cols, (long long)n_tok, nth);
+		       "%sx8 %lldx%lld, %lld tokens (%lld gemm), %d threads: not the file layout's bits",
+		       floe_type_name(t), (long long)n_rows, (long long)n_cols, (long long)n_tok, (long long)n_gemm,
+		       nth);
 	}
 	/* the engine's chunks, last chunk first */
-	int64_t ch = floe_matmul_chunk_rows(t | FLOE_TYPE_REPACKED, n_rows, n_cols, n_tok, 2);
+	int64_t ch = floe_matmul_chunk_rows(tr, n_rows, n_cols, n_tok, 2);
 	CHECK(ch % FLOE_REPACK_ROWS == 0);
 	for (size_t i = 0; i < out_n; i++)
 		got[i] = -12345.0f;
 	for (int64_t lo = (n_rows - 1) / ch * ch; lo >= 0; lo -= ch)
-		floe_matmul_range(k, t | FLOE_TYPE_REPACKED, wp, n_cols, a, n_tok, n_tok, got, n_rows, lo,
+		floe_matmul_range(k, tr, wp, n_cols, a, n_tok, n_gemm, got, n_rows, lo,
 				  lo + ch < n_rows ? lo + ch : n_rows);
-	CHECKF(memcmp(want, got, out_n * sizeof(float)) == 0, "q4_0x8 %lldx%lld in chunks of %lld differs",
-	       (long long)n_rows, (long long)n_cols, (long long)ch);
+	CHECKF(memcmp(want, got, out_n * sizeof(float)) == 0, "%sx8 %lldx%lld in chunks of %lld differs",
+	       floe_type_name(t), (long long)n_rows, (long long)n_cols, (long long)ch);
 	floe_unpack_rows(t, wp, n_rows, n_cols);
 	CHECK(memcmp(wp, w, wb * (size_t)n_rows) == 0);
 	free(w);
@@ -764,23 +766,34 @@ static void test_repack(void)
 	CHECK(floe_repack_supported(FLOE_TYPE_Q4_0, 4096, FLOE_REPACK_MAX_COLS));
 	CHECK(!floe_repack_supported(FLOE_TYPE_Q4_0, 12, 64));
 	CHECK(!floe_repack_supported(FLOE_TYPE_Q4_0, 8, FLOE_REPACK_MAX_COLS + 32));
-	CHECK(!floe_repack_supported(FLOE_TYPE_Q4_K, 8, 256));
+	CHECK(floe_repack_supported(FLOE_TYPE_Q4_K, 8, 256));
+	CHECK(!floe_repack_supported(FLOE_TYPE_Q4_K, 8, 288));
+	CHECK(!floe_repack_supported(FLOE_TYPE_Q6_K, 8, 256));
 	CHECK(!floe_repack_supported(FLOE_TYPE_Q8_0, 8, 32));
 	CHECK(floe_type_base(FLOE_TYPE_Q4_0 | FLOE_TYPE_REPACKED) == FLOE_TYPE_Q4_0);
 	CHECK(floe_type_info(FLOE_TYPE_Q4_0 | FLOE_TYPE_REPACKED) == NULL);
 
-	const struct floe_kernels *k = avx2_or_skip("repacked q4_0 products");
+	const struct floe_kernels *k = avx2_or_skip("repacked products");
 	if (!k)
 		return;
 	rng_seed(11);
 	static const int64_t toks[] = {1, 2, 3, 4, 5, 9};
 	for (size_t i = 0; i < sizeof(toks) / sizeof(toks[0]); i++) {
-		check_repacked(k, 8, 32, toks[i]);
-		check_repacked(k, 24, 96, toks[i]);
-		check_repacked(k, 200, 2048, toks[i]);
+		check_repacked(k, FLOE_TYPE_Q4_0, 8, 32, toks[i], 0);
+		check_repacked(k, FLOE_TYPE_Q4_0, 24, 96, toks[i], 0);
+		check_repacked(k, FLOE_TYPE_Q4_0, 200, 2048, toks[i], 0);
+		/* Q4_K: all tokens in the GEMV order, and llama.cpp's dense split
+		 * (the first n - n % 4 in its GEMM order) */
+		const int64_t gemm = toks[i] - toks[i] % 4;
+		check_repacked(k, FLOE_TYPE_Q4_K, 8, 256, toks[i], 0);
+		check_repacked(k, FLOE_TYPE_Q4_K, 8, 256, toks[i], gemm);
+		check_repacked(k, FLOE_TYPE_Q4_K, 40, 768, toks[i], gemm);
+		check_repacked(k, FLOE_TYPE_Q4_K, 72, 2048, toks[i], 0);
 	}
-	check_repacked(k, 16, FLOE_REPACK_MAX_COLS, 3);
-	check_repacked(k, 768, 2048, 1);
+	check_repacked(k, FLOE_TYPE_Q4_0, 16, FLOE_REPACK_MAX_COLS, 3, 0);
+	check_repacked(k, FLOE_TYPE_Q4_0, 768, 2048, 1, 0);
+	check_repacked(k, FLOE_TYPE_Q4_K, 16, FLOE_REPACK_MAX_COLS, 6, 4);
+	check_repacked(k, FLOE_TYPE_Q4_K, 768, 2048, 1, 0);
 }
 
 int main(void)

@@ -174,10 +174,16 @@ void floe_matmul_range(const struct floe_kernels *k, uint32_t type, const void *
 	 * same bits as its one-row kernels (the GEMM ones: llama.cpp's GEMM's). */
 	const bool avx2 = k == &avx2_table;
 	if (type & FLOE_TYPE_REPACKED) {
-		/* q4_0x8 (repack.h): the GEMM and GEMV orders agree for Q4_0 */
-		FLOE_ASSERT(avx2 && floe_type_base(type) == FLOE_TYPE_Q4_0 && lo % FLOE_REPACK_ROWS == 0 &&
-			    hi % FLOE_REPACK_ROWS == 0);
-		size_t a_bytes = (size_t)floe_type_row_bytes(FLOE_TYPE_Q8_0, (uint64_t)n_cols);
+		const uint32_t base = floe_type_base(type);
+		const size_t a_bytes =
+			(size_t)floe_type_row_bytes(floe_type_info(base)->act_type, (uint64_t)n_cols);
+		FLOE_ASSERT(avx2 && lo % FLOE_REPACK_ROWS == 0 && hi % FLOE_REPACK_ROWS == 0);
+		if (base == FLOE_TYPE_Q4_K) {
+			floe_matmul_q4_Kx8_avx2(n_cols, w, lo, hi, act, a_bytes, n_tok, n_gemm, out, out_stride);
+			return;
+		}
+		/* Q4_0: llama.cpp's GEMM and GEMV orders agree */
+		FLOE_ASSERT(base == FLOE_TYPE_Q4_0);
 		floe_matmul_q4_0x8_avx2(n_cols, w, lo, hi, act, a_bytes, n_tok, out, out_stride);
 		return;
 	}

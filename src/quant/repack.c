@@ -1,5 +1,11 @@
-/* repack: the q4_0x8 layout (repack.h), built and taken apart in place one
- * group of 8 rows at a time through a stack copy of the group. */
+/* repack: the x8 layouts (repack.h), built and taken apart in place one
+ * group of 8 rows at a time through a stack copy of the group.
+ *
+ * Both layouts follow one rule: a block is a run of fields cut into chunks
+ * (2 bytes for the f16 scales, 4 bytes for everything after them), and the
+ * group block holds, field by field and chunk by chunk, that chunk of rows
+ * 0..7 side by side.  So chunk c of row r's field at byte f of the block,
+ * with chunk size z, goes to 8 * f + 8 * z * c + z * r. */
 #include "quant/repack.h"
 
 #include <string.h>
@@ -8,48 +14,72 @@
 #include "quant/quant.h"
 #include "quant/quant_blocks.h"
 
-#define GROUP_BLOCK_BYTES (FLOE_REPACK_ROWS * sizeof(struct block_q4_0)) /* 144 */
-#define PIECES 4
+#define R FLOE_REPACK_ROWS
+#define MAX_GROUP_BYTES ((size_t)FLOE_REPACK_MAX_COLS / 32 * R * sizeof(struct block_q4_0))
+
+_Static_assert((size_t)FLOE_REPACK_MAX_COLS / 256 * R * sizeof(struct block_q4_K) <= MAX_GROUP_BYTES,
+	       "a Q4_K group fits the stack copy");
+
+/* Block size, elements per block, and the first byte cut in 4-byte chunks
+ * (the bytes before it are f16 scales, cut in 2-byte chunks). */
+static bool layout(uint32_t type, size_t *block, int64_t *elems, size_t *wide_from)
+{
+	switch (type) {
+	case FLOE_TYPE_Q4_0:
+		*block = sizeof(struct block_q4_0);
+		*elems = 32;
+		*wide_from = 2; /* d | qs */
+		return true;
+	case FLOE_TYPE_Q4_K:
+		*block = sizeof(struct block_q4_K);
+		*elems = 256;
+		*wide_from = 4; /* d, dmin | scales, qs */
+		return true;
+	default:
+		return false;
+	}
+}
 
 bool floe_repack_supported(uint32_t type, int64_t rows, int64_t cols)
 {
-	return type == FLOE_TYPE_Q4_0 && rows > 0 && rows % FLOE_REPACK_ROWS == 0 && cols > 0 && cols % 32 == 0 &&
-	       cols <= FLOE_REPACK_MAX_COLS;
+	size_t block = 0, wide_from = 0;
+	int64_t elems = 1;
+
+	return layout(type, &block, &elems, &wide_from) && rows > 0 && rows % R == 0 && cols > 0 &&
+	       cols % elems == 0 && cols <= FLOE_REPACK_MAX_COLS;
 }
 
-/* Byte offsets of one row's block b inside its group, repacked: the scale,
- * and quant piece m. */
-static size_t scale_at(int64_t b, int r)
+/* Where byte k of row r's block lands in its group block. */
+static size_t packed_at(size_t k, int r, size_t wide_from)
 {
-	return (size_t)b * GROUP_BLOCK_BYTES + (size_t)r * 2;
+	size_t z = k < wide_from ? 2 : 4, f = k < wide_from ? 0 : wide_from, c = (k - f) / z;
+
+	return R * f + R * z * c + z * (size_t)r + (k - f) % z;
 }
 
-static size_t piece_at(int64_t b, int r, int m)
+static void convert(uint32_t type, void *data, int64_t rows, int64_t cols, bool pack)
 {
-	return (size_t)b * GROUP_BLOCK_BYTES + 16 + (size_t)m * 32 + (size_t)r * 4;
-}
+	size_t block = 0, wide_from = 0;
+	int64_t elems = 1;
+	uint8_t tmp[MAX_GROUP_BYTES];
 
-static void convert(void *data, int64_t rows, int64_t cols, bool pack)
-{
-	const int64_t nb = cols / 32;
-	const size_t group_bytes = (size_t)nb * GROUP_BLOCK_BYTES;
-	uint8_t tmp[(FLOE_REPACK_MAX_COLS / 32) * GROUP_BLOCK_BYTES];
-
-	for (int64_t g = 0; g < rows / FLOE_REPACK_ROWS; g++) {
+	FLOE_ASSERT(floe_repack_supported(type, rows, cols));
+	layout(type, &block, &elems, &wide_from);
+	const int64_t nb = cols / elems;
+	const size_t group_bytes = (size_t)nb * R * block;
+	for (int64_t g = 0; g < rows / R; g++) {
 		uint8_t *grp = (uint8_t *)data + (size_t)g * group_bytes;
 		memcpy(tmp, grp, group_bytes);
-		for (int r = 0; r < FLOE_REPACK_ROWS; r++)
+		for (int r = 0; r < R; r++)
 			for (int64_t b = 0; b < nb; b++) {
-				/* the block in the file's layout: row r, block b */
-				size_t plain = ((size_t)r * (size_t)nb + (size_t)b) * sizeof(struct block_q4_0);
-				if (pack) {
-					memcpy(grp + scale_at(b, r), tmp + plain, 2);
-					for (int m = 0; m < PIECES; m++)
-						memcpy(grp + piece_at(b, r, m), tmp + plain + 2 + (size_t)m * 4, 4);
-				} else {
-					memcpy(grp + plain, tmp + scale_at(b, r), 2);
-					for (int m = 0; m < PIECES; m++)
-						memcpy(grp + plain + 2 + (size_t)m * 4, tmp + piece_at(b, r, m), 4);
+				size_t plain = ((size_t)r * (size_t)nb + (size_t)b) * block;
+				size_t packed = (size_t)b * R * block;
+				for (size_t k = 0; k < block; k += k < wide_from ? 2 : 4) {
+					size_t z = k < wide_from ? 2 : 4, at = packed + packed_at(k, r, wide_from);
+					if (pack)
+						memcpy(grp + at, tmp + plain + k, z);
+					else
+						memcpy(grp + plain + k, tmp + at, z);
 				}
 			}
 	}
@@ -57,12 +87,10 @@ static void convert(void *data, int64_t rows, int64_t cols, bool pack)
 
 void floe_repack_rows(uint32_t type, void *data, int64_t rows, int64_t cols)
 {
-	FLOE_ASSERT(floe_repack_supported(type, rows, cols));
-	convert(data, rows, cols, true);
+	convert(type, data, rows, cols, true);
 }
 
 void floe_unpack_rows(uint32_t type, void *data, int64_t rows, int64_t cols)
 {
-	FLOE_ASSERT(floe_repack_supported(type, rows, cols));
-	convert(data, rows, cols, false);
+	convert(type, data, rows, cols, false);
 }

@@ -1,21 +1,27 @@
 /* repack: weight rows rearranged once, at load, for faster kernels.
  *
- * The file's Q4_0 layout keeps each row's 32-element blocks together, so a
- * dot product ends every block with a horizontal sum per row (the block's
- * integer sum meets its scale before the next block).  floe keeps Q4_0
- * matrices whose row count is a multiple of 8 as "q4_0x8" instead: each group
- * of 8 consecutive rows is stored block by block, and per block
+ * The file's layouts keep each row's blocks together, so a dot product ends
+ * every block (or 64-element piece) with a horizontal sum per row before
+ * the block's scale can be applied.  floe keeps Q4_0 and Q4_K matrices whose
+ * row count is a multiple of 8 in "x8" layouts instead: each group of 8
+ * consecutive rows is stored block by block, and per block the 8 rows' bytes
+ * are interleaved in chunks:
  *
- *     16 bytes   the 8 rows' f16 scales, row 0 first
- *    128 bytes   the 8 rows' 16 quant bytes in 4-byte pieces: piece m
- *                (bytes 4m..4m+3 of the block's qs) of rows 0..7, for
- *                m = 0, 1, 2, 3
+ *   q4_0x8, 144 bytes per block:
+ *      16  the 8 rows' f16 scales d, row 0 first
+ *     128  the quant bytes in 4-byte pieces: piece m (qs bytes 4m..4m+3)
+ *          of rows 0..7, for m = 0..3
+ *   q4_Kx8, 1152 bytes per 256-element super-block:
+ *      16  d of rows 0..7;  16  dmin of rows 0..7
+ *      96  the 12 packed 6-bit scale/min bytes in 4-byte pieces (bytes
+ *          0..3 of rows 0..7, then 4..7, then 8..11)
+ *    1024  the quant bytes in 4-byte pieces: piece q (qs bytes 4q..4q+3)
+ *          of rows 0..7, for q = 0..31
  *
- * One 32-byte load then holds piece m of all 8 rows, row r in 32-bit lane r:
- * its low nibbles are elements 4m..4m+3, its high nibbles 16+4m..16+4m+3
- * (quant bytes are not changed, only moved).  A kernel keeps row r's sum in
- * lane r and needs no horizontal sums.  A group takes exactly the bytes of
- * its 8 rows, so repacking works in place and rows [lo, hi) with lo and hi
+ * One 32-byte load then holds one piece of all 8 rows, row r in 32-bit lane
+ * r (bytes are moved, never changed), so a kernel keeps row r's sums in lane
+ * r and needs no horizontal sums.  A group takes exactly the bytes of its 8
+ * rows, so repacking works in place and rows [lo, hi) with lo and hi
  * multiples of 8 stay at the same byte range.
  *
  * A repacked matrix is handed to floe_matmul* as its type with

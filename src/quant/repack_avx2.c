@@ -1,5 +1,6 @@
-/* repack_avx2: Q4_0 products over the q4_0x8 layout (repack.h).
+/* repack_avx2: Q4_0 and Q4_K products over the x8 layouts (repack.h).
  *
+ * Q4_0:
  * Per block of a group of 8 rows, four 32-byte loads hold the 8 rows' quants
  * (row r in 32-bit lane r).  For each activation row the block's 32 int8
  * values are taken four at a time, broadcast to all lanes, and multiplied
@@ -12,6 +13,7 @@
 #include "quant/repack_avx2.h"
 
 #include <immintrin.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "quant/quant_blocks.h"
@@ -148,4 +150,198 @@ void floe_matmul_q4_0x8_avx2(int64_t n_cols, const void *w, int64_t lo, int64_t 
 			}
 		}
 	}
+}
+
+/* ---------------------------------------------------------------------
+ * Q4_K over q4_Kx8.  Per 64-element piece j of a super-block the 8 rows'
+ * nibble sums against each sub-block's activations are built as for Q4_0
+ * (eight pieces of four elements per 32-element sub-block, int16 partial
+ * sums <= 30480), one madd per sub-block applies the rows' 6-bit scales,
+ * and the rows' mins meet the activations' 32-element sums by one madd per
+ * pair of sub-blocks.  The float work follows q4_K_core in quant_avx2.c
+ * exactly: in the GEMV order one fma per super-block for the scaled sums
+ * (acc) and one for the mins (acc_m), in the GEMM order (llama.cpp's
+ * repacked GEMM, dense matmuls' first n_gemm tokens) one of each per
+ * 64-element piece; the result is acc - acc_m. */
+
+#define MAXSB (FLOE_REPACK_MAX_COLS / 256)
+#define KBLOCK (FLOE_REPACK_ROWS * sizeof(struct block_q4_K)) /* 1152 */
+#define KSCALES 32                                            /* after d[8], dmin[8] */
+#define KQUANTS 128
+
+/* Per token and super-block: the activation scale, and the 32-element sums
+ * of sub-blocks 2k and 2k+1 as two int16 in dword k. */
+struct act_k {
+	float d[TOK][MAXSB];
+	int32_t ypair[TOK][MAXSB][4];
+};
+
+static void act_prepare_k(const uint8_t *act, size_t a_bytes, int nt, int64_t nsb, struct act_k *ak)
+{
+	for (int t = 0; t < nt; t++)
+		for (int64_t i = 0; i < nsb; i++) {
+			const struct block_q8_K *y =
+				(const struct block_q8_K *)(act + (size_t)t * a_bytes + (size_t)i * sizeof(*y));
+			ak->d[t][i] = y->d;
+			__m256i b = _mm256_loadu_si256((const __m256i *)y->bsums);
+			__m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
+			_mm_storeu_si128((__m128i *)ak->ypair[t][i], pairs);
+		}
+}
+
+/* The 8 rows' scale (sc) and min (mn) of sub-block s, one per 32-bit lane,
+ * from the packed bytes: A, B, C hold bytes 0..3, 4..7, 8..11 of each row.
+ * s < 4: scale = byte s & 63, min = byte 4+s & 63; s = 4+k: the low four
+ * bits from byte 8+k (scale: low nibble, min: high nibble), the top two
+ * from bits 6..7 of byte k (scale) or 4+k (min). */
+ALWAYS_INLINE void k_scale_min(__m256i A, __m256i B, __m256i C, int s, __m256i *sc, __m256i *mn)
+{
+	const __m256i m6 = _mm256_set1_epi32(0x3f), l4 = _mm256_set1_epi32(0x0f), h2 = _mm256_set1_epi32(0x30);
+
+	if (s < 4) {
+		*sc = _mm256_and_si256(_mm256_srli_epi32(A, 8 * s), m6);
+		*mn = _mm256_and_si256(_mm256_srli_epi32(B, 8 * s), m6);
+		return;
+	}
+	const int k = s - 4;
+	*sc = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(A, 8 * k + 2), h2),
+			      _mm256_and_si256(_mm256_srli_epi32(C, 8 * k), l4));
+	*mn = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(B, 8 * k + 2), h2),
+			      _mm256_and_si256(_mm256_srli_epi32(C, 8 * k + 4), l4));
+}
+
+ALWAYS_INLINE void q4_Kx8_group(int nt, bool gemm, int64_t nsb, const uint8_t *g, const uint8_t *act,
+				size_t a_bytes, const struct act_k *ak, float *out, int64_t out_stride)
+{
+	const __m256i m4 = _mm256_set1_epi8(0x0f);
+	__m256 acc[TOK], accm[TOK];
+
+	UNROLL for (int t = 0; t < TOK; t++) acc[t] = accm[t] = _mm256_setzero_ps();
+	for (int64_t i = 0; i < nsb; i++) {
+		const uint8_t *blk = g + (size_t)i * KBLOCK;
+		if (nt == 1)
+			for (size_t k = 0; k < KBLOCK; k += 64)
+				_mm_prefetch((const char *)blk + PF_AHEAD + k, _MM_HINT_T0);
+		const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));
+		const __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)));
+		const __m256i A = _mm256_loadu_si256((const __m256i *)(blk + KSCALES));
+		const __m256i B = _mm256_loadu_si256((const __m256i *)(blk + KSCALES + 32));
+		const __m256i C = _mm256_loadu_si256((const __m256i *)(blk + KSCALES + 64));
+		__m256i sc16[8], min16[4];
+		UNROLL for (int k = 0; k < 4; k++)
+		{
+			__m256i sa, ma, sb, mb;
+			k_scale_min(A, B, C, 2 * k, &sa, &ma);
+			k_scale_min(A, B, C, 2 * k + 1, &sb, &mb);
+			/* scales in both int16 halves (madd against int16 pair sums),
+			 * a pair of mins in the two halves (madd against a pair of
+			 * sub-block sums) */
+			sc16[2 * k] = _mm256_or_si256(sa, _mm256_slli_epi32(sa, 16));
+			sc16[2 * k + 1] = _mm256_or_si256(sb, _mm256_slli_epi32(sb, 16));
+			min16[k] = _mm256_or_si256(ma, _mm256_slli_epi32(mb, 16));
+		}
+		__m256i isum[TOK];
+		UNROLL for (int t = 0; t < TOK; t++) isum[t] = _mm256_setzero_si256();
+		UNROLL for (int j = 0; j < 4; j++)
+		{
+			__m256i slo[TOK], shi[TOK];
+			UNROLL for (int t = 0; t < TOK; t++) slo[t] = shi[t] = _mm256_setzero_si256();
+			UNROLL for (int p = 0; p < 8; p++)
+			{
+				__m256i raw = _mm256_loadu_si256((const __m256i *)(blk + KQUANTS + 32 * (8 * j + p)));
+				__m256i lo = _mm256_and_si256(raw, m4);
+				__m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+				UNROLL for (int t = 0; t < TOK; t++)
+				{
+					if (t >= nt)
+						break;
+					const uint8_t *y = act + (size_t)t * a_bytes + (size_t)i * sizeof(struct block_q8_K) +
+							   offsetof(struct block_q8_K, qs) + 64 * j + 4 * p;
+					slo[t] = _mm256_add_epi16(slo[t], _mm256_maddubs_epi16(lo, bcast4(y)));
+					shi[t] = _mm256_add_epi16(shi[t], _mm256_maddubs_epi16(hi, bcast4(y + 32)));
+				}
+			}
+			UNROLL for (int t = 0; t < TOK; t++)
+			{
+				if (t >= nt)
+					break;
+				__m256i sj = _mm256_add_epi32(_mm256_madd_epi16(slo[t], sc16[2 * j]),
+							      _mm256_madd_epi16(shi[t], sc16[2 * j + 1]));
+				if (!gemm) {
+					isum[t] = _mm256_add_epi32(isum[t], sj);
+					continue;
+				}
+				const __m256 yd = _mm256_set1_ps(ak->d[t][i]);
+				__m256i mn = _mm256_madd_epi16(min16[j], _mm256_set1_epi32(ak->ypair[t][i][j]));
+				acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sj), _mm256_mul_ps(dx, yd), acc[t]);
+				accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mn), _mm256_mul_ps(dm, yd), accm[t]);
+			}
+		}
+		if (gemm)
+			continue;
+		UNROLL for (int t = 0; t < TOK; t++)
+		{
+			if (t >= nt)
+				break;
+			__m256i imin = _mm256_madd_epi16(min16[0], _mm256_set1_epi32(ak->ypair[t][i][0]));
+			UNROLL for (int k = 1; k < 4; k++)
+				imin = _mm256_add_epi32(imin, _mm256_madd_epi16(min16[k], _mm256_set1_epi32(ak->ypair[t][i][k])));
+			const __m256 yd = _mm256_set1_ps(ak->d[t][i]);
+			acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dx, yd), acc[t]);
+			accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin), _mm256_mul_ps(dm, yd), accm[t]);
+		}
+	}
+	UNROLL for (int t = 0; t < TOK; t++)
+	{
+		if (t >= nt)
+			break;
+		_mm256_storeu_ps(out + t * out_stride, _mm256_sub_ps(acc[t], accm[t]));
+	}
+}
+
+#define K_GROUP_CASE(n, gemm)                                                                   \
+	case n:                                                                                  \
+		q4_Kx8_group(n, gemm, nsb, g, a, a_bytes, &ak, o, out_stride);                      \
+		break
+
+/* Tokens [t_lo, t_hi) in one order, TOK at a time over the rows [lo, hi). */
+static void q4_Kx8_tokens(bool gemm, int64_t nsb, const uint8_t *w, int64_t lo, int64_t hi, const uint8_t *act,
+			  size_t a_bytes, int64_t t_lo, int64_t t_hi, float *out, int64_t out_stride)
+{
+	const size_t gbytes = (size_t)nsb * KBLOCK;
+	struct act_k ak;
+
+	for (int64_t t0 = t_lo; t0 < t_hi; t0 += TOK) {
+		const int nt = t_hi - t0 < TOK ? (int)(t_hi - t0) : TOK;
+		const uint8_t *a = act + (size_t)t0 * a_bytes;
+		act_prepare_k(a, a_bytes, nt, nsb, &ak);
+		for (int64_t r = lo; r < hi; r += FLOE_REPACK_ROWS) {
+			const uint8_t *g = w + (size_t)(r / FLOE_REPACK_ROWS) * gbytes;
+			float *o = out + t0 * out_stride + r;
+			if (gemm) {
+				switch (nt) {
+					K_GROUP_CASE(1, true);
+					K_GROUP_CASE(2, true);
+					K_GROUP_CASE(3, true);
+					K_GROUP_CASE(4, true);
+				}
+			} else {
+				switch (nt) {
+					K_GROUP_CASE(1, false);
+					K_GROUP_CASE(2, false);
+					K_GROUP_CASE(3, false);
+					K_GROUP_CASE(4, false);
+				}
+			}
+		}
+	}
+}
+
+void floe_matmul_q4_Kx8_avx2(int64_t n_cols, const void *w, int64_t lo, int64_t hi, const void *act,
+			     size_t a_bytes, int64_t n_tok, int64_t n_gemm, float *out, int64_t out_stride)
+{
+	const int64_t nsb = n_cols / 256;
+
+	q4_Kx8_tokens(true, nsb, w, lo, hi, act, a_bytes, 0, n_gemm, out, out_stride);
+	q4_Kx8_tokens(false, nsb, w, lo, hi, act, a_bytes, n_gemm, n_tok, out, out_stride);
 }

@@ -16,4 +16,10 @@
 void floe_matmul_q4_0x8_avx2(int64_t n_cols, const void *w, int64_t lo, int64_t hi, const void *act,
 			     size_t a_bytes, int64_t n_tok, float *out, int64_t out_stride);
 
+/* The same for a q4_Kx8 matrix and Q8_K activation rows: tokens [0, n_gemm)
+ * (a multiple of 4) in the order of llama.cpp's repacked GEMM, the rest in
+ * its GEMV order, with the bits of quant_avx2.c's Q4_K kernels. */
+void floe_matmul_q4_Kx8_avx2(int64_t n_cols, const void *w, int64_t lo, int64_t hi, const void *act,
+			     size_t a_bytes, int64_t n_tok, int64_t n_gemm, float *out, int64_t out_stride);
+
 #endif
