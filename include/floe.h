@@ -181,6 +181,7 @@ int floe_model_trace_save(floe_model *m, const char *path);
 struct floe_plan {
 	uint64_t mem_bytes;      /* the budget asked for (0 = unlimited) */
 	uint64_t dense_bytes;    /* resident weights (mmapped, counted) */
+	uint64_t repacked_bytes; /* of those, copied into memory in the kernels' layout (all resident) */
 	uint64_t kv_bytes;       /* one session's KV cache for n_ctx */
 	uint64_t scratch_bytes;  /* activations, logits, routing buffers */
 	uint64_t io_bytes;       /* I/O staging outside the slots (0 today) */

@@ -178,18 +178,26 @@ static int pread_full(int fd, void *buf, uint64_t len, uint64_t off, const char 
 	return FLOE_OK;
 }
 
-/* With the AVX2 kernels, Q4_0 matrices are multiplied in the q4_0x8 layout
- * (quant/repack.h), which needs no horizontal sum per row and block: the
- * dense ones are read into anonymous memory and repacked here, and their
- * file pages dropped (the budget counts the dense bytes once either way);
- * the expert cache repacks experts as they land.  m->repack tells both. */
+/* With the AVX2 kernels and every expert resident, Q4_0 and Q4_K matrices
+ * are multiplied in the x8 layouts (quant/repack.h), which need no
+ * horizontal sum per row and block: the dense ones are read into anonymous
+ * memory and repacked here, and their file pages dropped (the budget counts
+ * the dense bytes once either way); the expert cache repacks experts as
+ * they land (repack_experts).  m->repack tells both.
+ *
+ * Not when experts stream: repacking each miss as it lands costs about 0.4
+ * ms (three 768x2048 parts) on the thread that drives the cache, and dense
+ * weights in anonymous memory instead of the page cache lowered the disk's
+ * rate while busy from 2.4-2.7 to 1.8-2.2 GB/s (measured in a 4 GiB cgroup,
+ * not understood; docs/perf.md): streaming decode lost 5-20% while its
+ * prompt gained 50-90%.  Decode is what streaming is for. */
 static int repack_dense(struct floe_model *m, struct floe_err *err)
 {
 	struct floe_tensor **ts = malloc(sizeof(*ts) * ((size_t)m->w.hp.n_layer * 5 + 1));
 	uint64_t total = 0, at = 0;
 	int n, rc = FLOE_OK;
 
-	m->repack = strcmp(m->kern->isa, "avx2") == 0;
+	m->repack = strcmp(m->kern->isa, "avx2") == 0 && m->plan.all_resident;
 	if (!ts)
 		return floe_fail(err, FLOE_ENOMEM, "out of memory");
 	n = dense_matrices(&m->w, ts);
@@ -216,6 +224,7 @@ static int repack_dense(struct floe_model *m, struct floe_err *err)
 		t->data = dst;
 		t->type |= FLOE_TYPE_REPACKED;
 		at += floe_round_up(t->size, FLOE_ALIGN);
+		m->plan.repacked_bytes += t->size;
 	}
 done:
 	free(ts);
@@ -245,10 +254,6 @@ static int map_file(struct floe_model *m, struct floe_err *err)
 	 * keeps fault-around readahead from pulling them in with dense pages. */
 	madvise(m->map, m->map_size, MADV_RANDOM);
 	floe_weights_attach(&m->w, m->map);
-	int rc = repack_dense(m, err);
-	if (rc)
-		return rc;
-	prefetch_dense(m);
 	return FLOE_OK;
 }
 
@@ -271,19 +276,27 @@ static int build_index(struct floe_model *m, struct floe_err *err)
 			sl->rows = t->ne[1];
 			sl->cols = t->ne[0];
 		}
-	/* the cache repacks what it can as experts land (repack_dense) */
-	for (int il = 0; il < hp->n_layer && m->repack; il++)
-		for (int p = 0; p < 3; p++) {
-			struct floe_tensor *t = &m->w.layers[il].exps[p];
-			if (floe_repack_supported(t->type, t->ne[1], t->ne[0]))
-				t->type |= FLOE_TYPE_REPACKED;
-		}
 	rc = floe_expert_index_init(&m->idx, hp->n_layer, hp->n_expert, parts, m->map_size, err);
 	free(parts);
 	if (rc)
 		return rc;
 	m->idx_ready = true;
 	return FLOE_OK;
+}
+
+/* With m->repack (every expert resident, repack_dense) the cache repacks
+ * experts as they land, once each. */
+static bool repack_experts(struct floe_model *m)
+{
+	if (!m->repack)
+		return false;
+	for (int il = 0; il < m->w.hp.n_layer; il++)
+		for (int p = 0; p < 3; p++) {
+			struct floe_tensor *t = &m->w.layers[il].exps[p];
+			if (floe_repack_supported(t->type, t->ne[1], t->ne[0]))
+				t->type |= FLOE_TYPE_REPACKED;
+		}
+	return true;
 }
 
 static uint64_t mib(uint64_t b)
@@ -458,13 +471,14 @@ static int model_open(struct floe_model *m, struct floe_err *err)
 	m->swiglu = avx2 ? floe_swiglu_avx2 : floe_swiglu;
 	m->softmax = avx2 ? floe_softmax_avx2 : floe_softmax;
 	if ((rc = check_kernels(m, err)) || (rc = check_params(m, err)) || (rc = map_file(m, err)) ||
-	    (rc = build_index(m, err)) || (rc = make_plan(m, err)))
+	    (rc = build_index(m, err)) || (rc = make_plan(m, err)) || (rc = repack_dense(m, err)))
 		return rc;
+	prefetch_dense(m);
 	if ((rc = floe_pool_create(m->params.n_threads, &m->pool, err)) || (rc = open_io(m, err)))
 		return rc;
 	struct floe_cache_params cp = {.n_slots = m->plan.n_slots,
 				       .policy = (enum floe_policy)(m->params.cache_policy - 1),
-				       .repack = m->repack};
+				       .repack = repack_experts(m)};
 	if ((rc = floe_cache_create(&m->idx, m->io, &cp, &m->cache, err)) || (rc = open_traces(m, err)))
 		return rc;
 	return floe_scratch_init(&m->s, &m->w, m->params.n_batch, m->params.n_ctx, m->params.n_threads, true,
@@ -597,15 +611,20 @@ void floe_model_plan(const floe_model *m, struct floe_plan *out)
 
 int floe_plan_format(const struct floe_plan *p, char *buf, size_t len)
 {
-	char mem[64];
+	char mem[64], dense[96];
 
+	if (p->repacked_bytes)
+		snprintf(dense, sizeof(dense), "%.1f MiB repacked in memory, the rest mmapped",
+			 (double)p->repacked_bytes / 1048576.0);
+	else
+		snprintf(dense, sizeof(dense), "mmapped, resident");
 	if (p->mem_bytes)
 		snprintf(mem, sizeof(mem), "%.1f MiB", (double)p->mem_bytes / 1048576.0);
 	else
 		snprintf(mem, sizeof(mem), "unlimited");
 	return snprintf(buf, len,
 			"memory plan: budget %s\n"
-			"  dense weights  %10.1f MiB  (mmapped, resident)\n"
+			"  dense weights  %10.1f MiB  (%s)\n"
 			"  kv cache       %10.1f MiB  (n_ctx %d)\n"
 			"  scratch        %10.1f MiB  (n_batch %d, %d threads)\n"
 			"  io staging     %10.1f MiB\n"
@@ -614,7 +633,7 @@ int floe_plan_format(const struct floe_plan *p, char *buf, size_t len)
 			"  smallest workable mem: %.1f MiB\n"
 			"  io: %s\n"
 			"  experts: policy %s, prefetch %s\n",
-			mem, (double)p->dense_bytes / 1048576.0, (double)p->kv_bytes / 1048576.0, p->n_ctx,
+			mem, (double)p->dense_bytes / 1048576.0, dense, (double)p->kv_bytes / 1048576.0, p->n_ctx,
 			(double)p->scratch_bytes / 1048576.0, p->n_batch, p->n_threads,
 			(double)p->io_bytes / 1048576.0, (double)p->fixed_bytes / 1048576.0,
 			(double)p->cache_bytes / 1048576.0, (unsigned long long)p->n_slots,
