@@ -22,6 +22,7 @@
 #include "quant/quant_avx2.h"
 #include "quant/quant_ref.h"
 #include "quant/repack.h"
+#include "quant/repack_avx2.h"
 
 /* ---------------------------------------------------------------------
  * Helpers */
@@ -750,6 +751,14 @@ static void check_repacked(const struct floe_kernels *k, uint32_t t, int64_t n_r
 				  lo + ch < n_rows ? lo + ch : n_rows);
 	CHECKF(memcmp(want, got, out_n * sizeof(float)) == 0, "%sx8 %lldx%lld in chunks of %lld differs",
 	       floe_type_name(t), (long long)n_rows, (long long)n_cols, (long long)ch);
+	/* both integer paths (maddubs, and vpdpbusd where the CPU has it) */
+	for (int vnni = 0; t == FLOE_TYPE_Q4_K && vnni <= (int)floe_cpu_has_avx_vnni(); vnni++) {
+		for (size_t i = 0; i < out_n; i++)
+			got[i] = -12345.0f;
+		floe_matmul_q4_Kx8_avx2(n_cols, wp, 0, n_rows, a, ab, n_tok, n_gemm, got, n_rows, vnni);
+		CHECKF(memcmp(want, got, out_n * sizeof(float)) == 0, "%sx8 %lldx%lld vnni=%d differs",
+		       floe_type_name(t), (long long)n_rows, (long long)n_cols, vnni);
+	}
 	floe_unpack_rows(t, wp, n_rows, n_cols);
 	CHECK(memcmp(wp, w, wb * (size_t)n_rows) == 0);
 	free(w);

@@ -44,8 +44,21 @@ bool floe_cpu_has_avx2_fma(void)
 		return false;
 	return (b & bit_AVX2) != 0;
 }
+
+bool floe_cpu_has_avx_vnni(void)
+{
+	unsigned a, b, c, d;
+
+	/* CPUID.(EAX=7, ECX=1):EAX bit 4; the YMM state is checked with AVX2 */
+	return floe_cpu_has_avx2_fma() && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4)) != 0;
+}
 #else
 bool floe_cpu_has_avx2_fma(void)
+{
+	return false;
+}
+
+bool floe_cpu_has_avx_vnni(void)
 {
 	return false;
 }
@@ -54,7 +67,7 @@ bool floe_cpu_has_avx2_fma(void)
 /* The AVX2 table is filled once; pthread_once makes the first concurrent
  * callers wait for it, and after that it is read-only. */
 static struct floe_kernels avx2_table;
-static bool avx2_ok;
+static bool avx2_ok, avx2_vnni;
 static pthread_once_t avx2_once = PTHREAD_ONCE_INIT;
 
 static void avx2_init(void)
@@ -62,6 +75,7 @@ static void avx2_init(void)
 	avx2_ok = floe_cpu_has_avx2_fma();
 	if (!avx2_ok)
 		return;
+	avx2_vnni = floe_cpu_has_avx_vnni();
 	memcpy(&avx2_table, &floe_kernels_ref, sizeof(avx2_table));
 	floe_kernels_avx2_fill(&avx2_table);
 }
@@ -179,7 +193,8 @@ void floe_matmul_range(const struct floe_kernels *k, uint32_t type, const void *
 			(size_t)floe_type_row_bytes(floe_type_info(base)->act_type, (uint64_t)n_cols);
 		FLOE_ASSERT(avx2 && lo % FLOE_REPACK_ROWS == 0 && hi % FLOE_REPACK_ROWS == 0);
 		if (base == FLOE_TYPE_Q4_K) {
-			floe_matmul_q4_Kx8_avx2(n_cols, w, lo, hi, act, a_bytes, n_tok, n_gemm, out, out_stride);
+			floe_matmul_q4_Kx8_avx2(n_cols, w, lo, hi, act, a_bytes, n_tok, n_gemm, out, out_stride,
+						avx2_vnni);
 			return;
 		}
 		/* Q4_0: llama.cpp's GEMM and GEMV orders agree */

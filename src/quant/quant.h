@@ -112,6 +112,9 @@ struct floe_kernels {
  * force_ref.  Tables are static and immutable; the pointer lives forever. */
 const struct floe_kernels *floe_kernels_get(bool force_ref);
 bool floe_cpu_has_avx2_fma(void);
+/* AVX-VNNI (VEX vpdpbusd) on top of the AVX2 set: the repacked kernels use
+ * it when present (same results). */
+bool floe_cpu_has_avx_vnni(void);
 
 /* Matrix-vector products over a slice of rows, for one thread of a pool.
  * W: n_rows rows of n_cols elements of `type`, consecutive.  act: n_tok

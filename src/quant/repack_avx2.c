@@ -49,6 +49,16 @@ static inline __m256i bcast4(const uint8_t *p)
 	return _mm256_set1_epi32((int)load_u32(p));
 }
 
+/* acc + the four-byte dot products of unsigned u8 and signed s8 per int32
+ * lane, exact (no int16 stage): AVX-VNNI's vpdpbusd, VEX-encoded.  Written
+ * as an instruction so this file needs no -mavxvnni; called only where
+ * floe_cpu_has_avx_vnni() said yes. */
+static inline __m256i dpbusd(__m256i acc, __m256i u8, __m256i s8)
+{
+	__asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(u8), "x"(s8));
+	return acc;
+}
+
 static inline int32_t hsum_epi32(__m256i v)
 {
 	__m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -210,7 +220,7 @@ ALWAYS_INLINE void k_scale_min(__m256i A, __m256i B, __m256i C, int s, __m256i *
 			      _mm256_and_si256(_mm256_srli_epi32(C, 8 * k + 4), l4));
 }
 
-ALWAYS_INLINE void q4_Kx8_group(int nt, bool gemm, int64_t nsb, const uint8_t *g, const uint8_t *act,
+ALWAYS_INLINE void q4_Kx8_group(int nt, bool gemm, bool vnni, int64_t nsb, const uint8_t *g, const uint8_t *act,
 				size_t a_bytes, const struct act_k *ak, float *out, int64_t out_stride)
 {
 	const __m256i m4 = _mm256_set1_epi8(0x0f);
@@ -236,8 +246,8 @@ ALWAYS_INLINE void q4_Kx8_group(int nt, bool gemm, int64_t nsb, const uint8_t *g
 			/* scales in both int16 halves (madd against int16 pair sums),
 			 * a pair of mins in the two halves (madd against a pair of
 			 * sub-block sums) */
-			sc16[2 * k] = _mm256_or_si256(sa, _mm256_slli_epi32(sa, 16));
-			sc16[2 * k + 1] = _mm256_or_si256(sb, _mm256_slli_epi32(sb, 16));
+			sc16[2 * k] = vnni ? sa : _mm256_or_si256(sa, _mm256_slli_epi32(sa, 16));
+			sc16[2 * k + 1] = vnni ? sb : _mm256_or_si256(sb, _mm256_slli_epi32(sb, 16));
 			min16[k] = _mm256_or_si256(ma, _mm256_slli_epi32(mb, 16));
 		}
 		__m256i isum[TOK];
@@ -257,16 +267,24 @@ ALWAYS_INLINE void q4_Kx8_group(int nt, bool gemm, int64_t nsb, const uint8_t *g
 						break;
 					const uint8_t *y = act + (size_t)t * a_bytes + (size_t)i * sizeof(struct block_q8_K) +
 							   offsetof(struct block_q8_K, qs) + 64 * j + 4 * p;
-					slo[t] = _mm256_add_epi16(slo[t], _mm256_maddubs_epi16(lo, bcast4(y)));
-					shi[t] = _mm256_add_epi16(shi[t], _mm256_maddubs_epi16(hi, bcast4(y + 32)));
+					if (vnni) {
+						slo[t] = dpbusd(slo[t], lo, bcast4(y));
+						shi[t] = dpbusd(shi[t], hi, bcast4(y + 32));
+					} else {
+						slo[t] = _mm256_add_epi16(slo[t], _mm256_maddubs_epi16(lo, bcast4(y)));
+						shi[t] = _mm256_add_epi16(shi[t], _mm256_maddubs_epi16(hi, bcast4(y + 32)));
+					}
 				}
 			}
 			UNROLL for (int t = 0; t < TOK; t++)
 			{
 				if (t >= nt)
 					break;
-				__m256i sj = _mm256_add_epi32(_mm256_madd_epi16(slo[t], sc16[2 * j]),
-							      _mm256_madd_epi16(shi[t], sc16[2 * j + 1]));
+				/* VNNI: int32 sums times the int32 scales */
+				__m256i sj = vnni ? _mm256_add_epi32(_mm256_mullo_epi32(slo[t], sc16[2 * j]),
+								     _mm256_mullo_epi32(shi[t], sc16[2 * j + 1]))
+						  : _mm256_add_epi32(_mm256_madd_epi16(slo[t], sc16[2 * j]),
+								     _mm256_madd_epi16(shi[t], sc16[2 * j + 1]));
 				if (!gemm) {
 					isum[t] = _mm256_add_epi32(isum[t], sj);
 					continue;
@@ -301,11 +319,14 @@ ALWAYS_INLINE void q4_Kx8_group(int nt, bool gemm, int64_t nsb, const uint8_t *g
 
 #define K_GROUP_CASE(n, gemm)                                                                   \
 	case n:                                                                                  \
-		q4_Kx8_group(n, gemm, nsb, g, a, a_bytes, &ak, o, out_stride);                      \
+		if (vnni)                                                                        \
+			q4_Kx8_group(n, gemm, true, nsb, g, a, a_bytes, &ak, o, out_stride);       \
+		else                                                                             \
+			q4_Kx8_group(n, gemm, false, nsb, g, a, a_bytes, &ak, o, out_stride);      \
 		break
 
 /* Tokens [t_lo, t_hi) in one order, TOK at a time over the rows [lo, hi). */
-static void q4_Kx8_tokens(bool gemm, int64_t nsb, const uint8_t *w, int64_t lo, int64_t hi, const uint8_t *act,
+static void q4_Kx8_tokens(bool gemm, bool vnni, int64_t nsb, const uint8_t *w, int64_t lo, int64_t hi, const uint8_t *act,
 			  size_t a_bytes, int64_t t_lo, int64_t t_hi, float *out, int64_t out_stride)
 {
 	const size_t gbytes = (size_t)nsb * KBLOCK;
@@ -338,10 +359,10 @@ static void q4_Kx8_tokens(bool gemm, int64_t nsb, const uint8_t *w, int64_t lo, 
 }
 
 void floe_matmul_q4_Kx8_avx2(int64_t n_cols, const void *w, int64_t lo, int64_t hi, const void *act,
-			     size_t a_bytes, int64_t n_tok, int64_t n_gemm, float *out, int64_t out_stride)
+			     size_t a_bytes, int64_t n_tok, int64_t n_gemm, float *out, int64_t out_stride, bool vnni)
 {
 	const int64_t nsb = n_cols / 256;
 
-	q4_Kx8_tokens(true, nsb, w, lo, hi, act, a_bytes, 0, n_gemm, out, out_stride);
-	q4_Kx8_tokens(false, nsb, w, lo, hi, act, a_bytes, n_gemm, n_tok, out, out_stride);
+	q4_Kx8_tokens(true, vnni, nsb, w, lo, hi, act, a_bytes, 0, n_gemm, out, out_stride);
+	q4_Kx8_tokens(false, vnni, nsb, w, lo, hi, act, a_bytes, n_gemm, n_tok, out, out_stride);
 }

@@ -4,6 +4,7 @@
 #ifndef FLOE_QUANT_REPACK_AVX2_H
 #define FLOE_QUANT_REPACK_AVX2_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,8 +19,10 @@ void floe_matmul_q4_0x8_avx2(int64_t n_cols, const void *w, int64_t lo, int64_t 
 
 /* The same for a q4_Kx8 matrix and Q8_K activation rows: tokens [0, n_gemm)
  * (a multiple of 4) in the order of llama.cpp's repacked GEMM, the rest in
- * its GEMV order, with the bits of quant_avx2.c's Q4_K kernels. */
+ * its GEMV order, with the bits of quant_avx2.c's Q4_K kernels.  vnni: use
+ * AVX-VNNI's vpdpbusd (only where floe_cpu_has_avx_vnni()); the integer
+ * sums, and so the results, are the same either way. */
 void floe_matmul_q4_Kx8_avx2(int64_t n_cols, const void *w, int64_t lo, int64_t hi, const void *act,
-			     size_t a_bytes, int64_t n_tok, int64_t n_gemm, float *out, int64_t out_stride);
+			     size_t a_bytes, int64_t n_tok, int64_t n_gemm, float *out, int64_t out_stride, bool vnni);
 
 #endif
