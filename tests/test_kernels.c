@@ -752,10 +752,13 @@ static void check_repacked(const struct floe_kernels *k, uint32_t t, int64_t n_r
 	CHECKF(memcmp(want, got, out_n * sizeof(float)) == 0, "%sx8 %lldx%lld in chunks of %lld differs",
 	       floe_type_name(t), (long long)n_rows, (long long)n_cols, (long long)ch);
 	/* both integer paths (maddubs, and vpdpbusd where the CPU has it) */
-	for (int vnni = 0; t == FLOE_TYPE_Q4_K && vnni <= (int)floe_cpu_has_avx_vnni(); vnni++) {
+	for (int vnni = 0; vnni <= (int)floe_cpu_has_avx_vnni(); vnni++) {
 		for (size_t i = 0; i < out_n; i++)
 			got[i] = -12345.0f;
-		floe_matmul_q4_Kx8_avx2(n_cols, wp, 0, n_rows, a, ab, n_tok, n_gemm, got, n_rows, vnni);
+		if (t == FLOE_TYPE_Q4_K)
+			floe_matmul_q4_Kx8_avx2(n_cols, wp, 0, n_rows, a, ab, n_tok, n_gemm, got, n_rows, vnni);
+		else
+			floe_matmul_q4_0x8_avx2(n_cols, wp, 0, n_rows, a, ab, n_tok, got, n_rows, vnni);
 		CHECKF(memcmp(want, got, out_n * sizeof(float)) == 0, "%sx8 %lldx%lld vnni=%d differs",
 		       floe_type_name(t), (long long)n_rows, (long long)n_cols, vnni);
 	}

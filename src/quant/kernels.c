@@ -199,7 +199,7 @@ void floe_matmul_range(const struct floe_kernels *k, uint32_t type, const void *
 		}
 		/* Q4_0: llama.cpp's GEMM and GEMV orders agree */
 		FLOE_ASSERT(base == FLOE_TYPE_Q4_0);
-		floe_matmul_q4_0x8_avx2(n_cols, w, lo, hi, act, a_bytes, n_tok, out, out_stride);
+		floe_matmul_q4_0x8_avx2(n_cols, w, lo, hi, act, a_bytes, n_tok, out, out_stride, avx2_vnni);
 		return;
 	}
 	floe_vec_dot_rows_fn gemm = n_gemm > 0 && avx2 ? floe_vec_dot_rows_gemm_avx2(type) : NULL;

@@ -84,7 +84,7 @@ static void act_prepare(const uint8_t *act, size_t a_bytes, int nt, int64_t nb, 
 
 /* One group of 8 rows (g) against nt activation rows; out[t * out_stride +
  * r] for r = 0..7. */
-ALWAYS_INLINE void q4_0x8_group(int nt, int64_t nb, const uint8_t *g, const uint8_t *act, size_t a_bytes,
+ALWAYS_INLINE void q4_0x8_group(int nt, bool vnni, int64_t nb, const uint8_t *g, const uint8_t *act, size_t a_bytes,
 				const struct act_blocks *ab, float *out, int64_t out_stride)
 {
 	const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
@@ -110,14 +110,26 @@ ALWAYS_INLINE void q4_0x8_group(int nt, int64_t nb, const uint8_t *g, const uint
 			if (t >= nt)
 				break;
 			const uint8_t *y = act + (size_t)t * a_bytes + (size_t)b * ABLOCK + 2;
-			__m256i s = _mm256_maddubs_epi16(lo[0], bcast4(y));
-			s = _mm256_add_epi16(s, _mm256_maddubs_epi16(hi[0], bcast4(y + 16)));
-			UNROLL for (int m = 1; m < 4; m++)
-			{
-				s = _mm256_add_epi16(s, _mm256_maddubs_epi16(lo[m], bcast4(y + 4 * m)));
-				s = _mm256_add_epi16(s, _mm256_maddubs_epi16(hi[m], bcast4(y + 16 + 4 * m)));
+			__m256i isum;
+			if (vnni) {
+				/* int32 sums straight away; start from -8 * sum(y) */
+				__m256i s = _mm256_set1_epi32(-ab->s8[t][b]);
+				UNROLL for (int m = 0; m < 4; m++)
+				{
+					s = dpbusd(s, lo[m], bcast4(y + 4 * m));
+					s = dpbusd(s, hi[m], bcast4(y + 16 + 4 * m));
+				}
+				isum = s;
+			} else {
+				__m256i s = _mm256_maddubs_epi16(lo[0], bcast4(y));
+				s = _mm256_add_epi16(s, _mm256_maddubs_epi16(hi[0], bcast4(y + 16)));
+				UNROLL for (int m = 1; m < 4; m++)
+				{
+					s = _mm256_add_epi16(s, _mm256_maddubs_epi16(lo[m], bcast4(y + 4 * m)));
+					s = _mm256_add_epi16(s, _mm256_maddubs_epi16(hi[m], bcast4(y + 16 + 4 * m)));
+				}
+				isum = _mm256_sub_epi32(_mm256_madd_epi16(s, ones), _mm256_set1_epi32(ab->s8[t][b]));
 			}
-			__m256i isum = _mm256_sub_epi32(_mm256_madd_epi16(s, ones), _mm256_set1_epi32(ab->s8[t][b]));
 			acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dx, _mm256_set1_ps(ab->d[t][b])),
 						 acc[t]);
 		}
@@ -131,7 +143,7 @@ ALWAYS_INLINE void q4_0x8_group(int nt, int64_t nb, const uint8_t *g, const uint
 }
 
 void floe_matmul_q4_0x8_avx2(int64_t n_cols, const void *w, int64_t lo, int64_t hi, const void *act,
-			     size_t a_bytes, int64_t n_tok, float *out, int64_t out_stride)
+			     size_t a_bytes, int64_t n_tok, float *out, int64_t out_stride, bool vnni)
 {
 	const int64_t nb = n_cols / 32;
 	const size_t gbytes = (size_t)nb * GBLOCK;
@@ -146,16 +158,28 @@ void floe_matmul_q4_0x8_avx2(int64_t n_cols, const void *w, int64_t lo, int64_t 
 			float *o = out + t0 * out_stride + r;
 			switch (nt) {
 			case 1:
-				q4_0x8_group(1, nb, g, a, a_bytes, &ab, o, out_stride);
+				if (vnni)
+					q4_0x8_group(1, true, nb, g, a, a_bytes, &ab, o, out_stride);
+				else
+					q4_0x8_group(1, false, nb, g, a, a_bytes, &ab, o, out_stride);
 				break;
 			case 2:
-				q4_0x8_group(2, nb, g, a, a_bytes, &ab, o, out_stride);
+				if (vnni)
+					q4_0x8_group(2, true, nb, g, a, a_bytes, &ab, o, out_stride);
+				else
+					q4_0x8_group(2, false, nb, g, a, a_bytes, &ab, o, out_stride);
 				break;
 			case 3:
-				q4_0x8_group(3, nb, g, a, a_bytes, &ab, o, out_stride);
+				if (vnni)
+					q4_0x8_group(3, true, nb, g, a, a_bytes, &ab, o, out_stride);
+				else
+					q4_0x8_group(3, false, nb, g, a, a_bytes, &ab, o, out_stride);
 				break;
 			default:
-				q4_0x8_group(4, nb, g, a, a_bytes, &ab, o, out_stride);
+				if (vnni)
+					q4_0x8_group(4, true, nb, g, a, a_bytes, &ab, o, out_stride);
+				else
+					q4_0x8_group(4, false, nb, g, a, a_bytes, &ab, o, out_stride);
 				break;
 			}
 		}

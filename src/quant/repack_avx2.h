@@ -13,9 +13,9 @@
  * n_tok Q8_0 activation rows at act, a_bytes apart.  Every result has the
  * bits of the file-layout kernels (floe_vec_dot_q4_0_avx2, the Q4_0 GEMV
  * and prompt tile): the same integer block sums and the same chain of one
- * fma per block, acc = fma(isum, d_w * d_a, acc). */
+ * fma per block, acc = fma(isum, d_w * d_a, acc).  vnni as below. */
 void floe_matmul_q4_0x8_avx2(int64_t n_cols, const void *w, int64_t lo, int64_t hi, const void *act,
-			     size_t a_bytes, int64_t n_tok, float *out, int64_t out_stride);
+			     size_t a_bytes, int64_t n_tok, float *out, int64_t out_stride, bool vnni);
 
 /* The same for a q4_Kx8 matrix and Q8_K activation rows: tokens [0, n_gemm)
  * (a multiple of 4) in the order of llama.cpp's repacked GEMM, the rest in
