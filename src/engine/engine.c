@@ -178,26 +178,23 @@ static int pread_full(int fd, void *buf, uint64_t len, uint64_t off, const char 
 	return FLOE_OK;
 }
 
-/* With the AVX2 kernels and every expert resident, Q4_0 and Q4_K matrices
- * are multiplied in the x8 layouts (quant/repack.h), which need no
- * horizontal sum per row and block: the dense ones are read into anonymous
- * memory and repacked here, and their file pages dropped (the budget counts
- * the dense bytes once either way); the expert cache repacks experts as
- * they land (repack_experts).  m->repack tells both.
- *
- * Not when experts stream: repacking each miss as it lands costs about 0.4
- * ms (three 768x2048 parts) on the thread that drives the cache, and dense
- * weights in anonymous memory instead of the page cache lowered the disk's
- * rate while busy from 2.4-2.7 to 1.8-2.2 GB/s (measured in a 4 GiB cgroup,
- * not understood; docs/perf.md): streaming decode lost 5-20% while its
- * prompt gained 50-90%.  Decode is what streaming is for. */
+/* With the AVX2 kernels, Q4_0 and Q4_K matrices are multiplied in the x8
+ * layouts (quant/repack.h), which need no horizontal sum per row and block:
+ * the dense ones are read into anonymous memory and repacked here, and their
+ * file pages dropped (the budget counts the dense bytes once either way);
+ * experts are repacked by the cache when they all stay resident
+ * (repack_experts).  In a 4 GiB cgroup with a cold page cache, streamed
+ * prompts ran twice as fast with the dense matrices repacked, decode the
+ * same (docs/perf.md). */
+#define REPACK_READ (8u << 20)
+
 static int repack_dense(struct floe_model *m, struct floe_err *err)
 {
 	struct floe_tensor **ts = malloc(sizeof(*ts) * ((size_t)m->w.hp.n_layer * 5 + 1));
 	uint64_t total = 0, at = 0;
 	int n, rc = FLOE_OK;
 
-	m->repack = strcmp(m->kern->isa, "avx2") == 0 && m->plan.all_resident;
+	m->repack = strcmp(m->kern->isa, "avx2") == 0;
 	if (!ts)
 		return floe_fail(err, FLOE_ENOMEM, "out of memory");
 	n = dense_matrices(&m->w, ts);
@@ -217,10 +214,15 @@ static int repack_dense(struct floe_model *m, struct floe_err *err)
 		if (!floe_repack_supported(t->type, t->ne[1], t->ne[0]))
 			continue;
 		void *dst = (char *)m->dense_repacked + at;
-		if ((rc = pread_full(m->fd, dst, t->size, t->offset, m->path, err)))
-			goto done;
+		/* in 8 MiB pieces, each dropped from the page cache once copied,
+		 * so the copy never doubles the dense bytes in a memory cgroup */
+		for (uint64_t off = 0; off < t->size; off += REPACK_READ) {
+			uint64_t len = t->size - off < REPACK_READ ? t->size - off : REPACK_READ;
+			if ((rc = pread_full(m->fd, (char *)dst + off, len, t->offset + off, m->path, err)))
+				goto done;
+			posix_fadvise(m->fd, (off_t)(t->offset + off), (off_t)len, POSIX_FADV_DONTNEED);
+		}
 		floe_repack_rows(t->type, dst, t->ne[1], t->ne[0]);
-		posix_fadvise(m->fd, (off_t)t->offset, (off_t)t->size, POSIX_FADV_DONTNEED);
 		t->data = dst;
 		t->type |= FLOE_TYPE_REPACKED;
 		at += floe_round_up(t->size, FLOE_ALIGN);
@@ -284,11 +286,14 @@ static int build_index(struct floe_model *m, struct floe_err *err)
 	return FLOE_OK;
 }
 
-/* With m->repack (every expert resident, repack_dense) the cache repacks
- * experts as they land, once each. */
+/* When every expert stays resident the cache repacks them as they land,
+ * once each.  Streamed experts keep the file's layout: repacking each
+ * miss as it lands costs about 0.4 ms (three 768x2048 parts) on the thread
+ * that drives the cache, and streamed decode lost 12-18% with it (measured
+ * in a 4 GiB cgroup, docs/perf.md). */
 static bool repack_experts(struct floe_model *m)
 {
-	if (!m->repack)
+	if (!m->repack || !m->plan.all_resident)
 		return false;
 	for (int il = 0; il < m->w.hp.n_layer; il++)
 		for (int p = 0; p < 3; p++) {
