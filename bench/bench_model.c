@@ -61,8 +61,11 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "-r"))
 			reps = atoi(argv[i + 1]);
 	}
-	if (reps < 1 || reps > MAX_REPS || n_prompt < 2 || n_gen < 1)
+	if (reps < 1 || reps > MAX_REPS || n_prompt < 2 || n_gen < 1) {
+		fprintf(stderr, "bench_model: need -r 1..%d, -p >= 2 (a prompt of one token is a decode step), -n >= 1\n",
+			MAX_REPS);
 		return 2;
+	}
 	p.n_ctx = n_prompt + n_gen + 16;
 	if (floe_model_open(&p, &m, err, sizeof err)) {
 		fprintf(stderr, "open: %s\n", err);
