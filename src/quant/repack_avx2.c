@@ -142,6 +142,16 @@ ALWAYS_INLINE void q4_0x8_group(int nt, bool vnni, int64_t nb, const uint8_t *g,
 	}
 }
 
+/* One case of a switch on the token count: nt and vnni become constants,
+ * so each instance is compiled with its loops unrolled and one integer path. */
+#define GROUP_CASE(fn, n, ...)                      \
+	case n:                                     \
+		if (vnni)                           \
+			fn(n, true, __VA_ARGS__);   \
+		else                                \
+			fn(n, false, __VA_ARGS__);  \
+		break
+
 void floe_matmul_q4_0x8_avx2(int64_t n_cols, const void *w, int64_t lo, int64_t hi, const void *act,
 			     size_t a_bytes, int64_t n_tok, float *out, int64_t out_stride, bool vnni)
 {
@@ -157,30 +167,10 @@ void floe_matmul_q4_0x8_avx2(int64_t n_cols, const void *w, int64_t lo, int64_t 
 			const uint8_t *g = (const uint8_t *)w + (size_t)(r / FLOE_REPACK_ROWS) * gbytes;
 			float *o = out + t0 * out_stride + r;
 			switch (nt) {
-			case 1:
-				if (vnni)
-					q4_0x8_group(1, true, nb, g, a, a_bytes, &ab, o, out_stride);
-				else
-					q4_0x8_group(1, false, nb, g, a, a_bytes, &ab, o, out_stride);
-				break;
-			case 2:
-				if (vnni)
-					q4_0x8_group(2, true, nb, g, a, a_bytes, &ab, o, out_stride);
-				else
-					q4_0x8_group(2, false, nb, g, a, a_bytes, &ab, o, out_stride);
-				break;
-			case 3:
-				if (vnni)
-					q4_0x8_group(3, true, nb, g, a, a_bytes, &ab, o, out_stride);
-				else
-					q4_0x8_group(3, false, nb, g, a, a_bytes, &ab, o, out_stride);
-				break;
-			default:
-				if (vnni)
-					q4_0x8_group(4, true, nb, g, a, a_bytes, &ab, o, out_stride);
-				else
-					q4_0x8_group(4, false, nb, g, a, a_bytes, &ab, o, out_stride);
-				break;
+				GROUP_CASE(q4_0x8_group, 1, nb, g, a, a_bytes, &ab, o, out_stride);
+				GROUP_CASE(q4_0x8_group, 2, nb, g, a, a_bytes, &ab, o, out_stride);
+				GROUP_CASE(q4_0x8_group, 3, nb, g, a, a_bytes, &ab, o, out_stride);
+				GROUP_CASE(q4_0x8_group, 4, nb, g, a, a_bytes, &ab, o, out_stride);
 			}
 		}
 	}
@@ -244,7 +234,7 @@ ALWAYS_INLINE void k_scale_min(__m256i A, __m256i B, __m256i C, int s, __m256i *
 			      _mm256_and_si256(_mm256_srli_epi32(C, 8 * k + 4), l4));
 }
 
-ALWAYS_INLINE void q4_Kx8_group(int nt, bool gemm, bool vnni, int64_t nsb, const uint8_t *g, const uint8_t *act,
+ALWAYS_INLINE void q4_Kx8_group(int nt, bool vnni, bool gemm, int64_t nsb, const uint8_t *g, const uint8_t *act,
 				size_t a_bytes, const struct act_k *ak, float *out, int64_t out_stride)
 {
 	const __m256i m4 = _mm256_set1_epi8(0x0f);
@@ -341,14 +331,6 @@ ALWAYS_INLINE void q4_Kx8_group(int nt, bool gemm, bool vnni, int64_t nsb, const
 	}
 }
 
-#define K_GROUP_CASE(n, gemm)                                                                   \
-	case n:                                                                                  \
-		if (vnni)                                                                        \
-			q4_Kx8_group(n, gemm, true, nsb, g, a, a_bytes, &ak, o, out_stride);       \
-		else                                                                             \
-			q4_Kx8_group(n, gemm, false, nsb, g, a, a_bytes, &ak, o, out_stride);      \
-		break
-
 /* Tokens [t_lo, t_hi) in one order, TOK at a time over the rows [lo, hi). */
 static void q4_Kx8_tokens(bool gemm, bool vnni, int64_t nsb, const uint8_t *w, int64_t lo, int64_t hi, const uint8_t *act,
 			  size_t a_bytes, int64_t t_lo, int64_t t_hi, float *out, int64_t out_stride)
@@ -365,17 +347,17 @@ static void q4_Kx8_tokens(bool gemm, bool vnni, int64_t nsb, const uint8_t *w, i
 			float *o = out + t0 * out_stride + r;
 			if (gemm) {
 				switch (nt) {
-					K_GROUP_CASE(1, true);
-					K_GROUP_CASE(2, true);
-					K_GROUP_CASE(3, true);
-					K_GROUP_CASE(4, true);
+					GROUP_CASE(q4_Kx8_group, 1, true, nsb, g, a, a_bytes, &ak, o, out_stride);
+					GROUP_CASE(q4_Kx8_group, 2, true, nsb, g, a, a_bytes, &ak, o, out_stride);
+					GROUP_CASE(q4_Kx8_group, 3, true, nsb, g, a, a_bytes, &ak, o, out_stride);
+					GROUP_CASE(q4_Kx8_group, 4, true, nsb, g, a, a_bytes, &ak, o, out_stride);
 				}
 			} else {
 				switch (nt) {
-					K_GROUP_CASE(1, false);
-					K_GROUP_CASE(2, false);
-					K_GROUP_CASE(3, false);
-					K_GROUP_CASE(4, false);
+					GROUP_CASE(q4_Kx8_group, 1, false, nsb, g, a, a_bytes, &ak, o, out_stride);
+					GROUP_CASE(q4_Kx8_group, 2, false, nsb, g, a, a_bytes, &ak, o, out_stride);
+					GROUP_CASE(q4_Kx8_group, 3, false, nsb, g, a, a_bytes, &ak, o, out_stride);
+					GROUP_CASE(q4_Kx8_group, 4, false, nsb, g, a, a_bytes, &ak, o, out_stride);
 				}
 			}
 		}
