@@ -9,7 +9,11 @@
  * rows' int32 block sums, and 8 * sum(y) (computed once per call and block)
  * takes off the nibbles' offset of 8.  Then lane r does row r's fma,
  * acc = fma(isum, d_w * d_a, acc): the integer sums and the float chain of
- * the file-layout kernels, so the same bits, with no horizontal sums. */
+ * the file-layout kernels, so the same bits, with no horizontal sums.
+ *
+ * With AVX-VNNI, vpdpbusd does the four-byte dot products straight into
+ * int32 lanes (no int16 stage, no madd): the same integer sums by another
+ * road, so the caller may pick either path (both are tested). */
 #include "quant/repack_avx2.h"
 
 #include <immintrin.h>
@@ -182,7 +186,8 @@ void floe_matmul_q4_0x8_avx2(int64_t n_cols, const void *w, int64_t lo, int64_t 
  * (eight pieces of four elements per 32-element sub-block, int16 partial
  * sums <= 30480), one madd per sub-block applies the rows' 6-bit scales,
  * and the rows' mins meet the activations' 32-element sums by one madd per
- * pair of sub-blocks.  The float work follows q4_K_core in quant_avx2.c
+ * pair of sub-blocks (VNNI: int32 sums times the int32 scales).  The float
+ * work follows q4_K_core in quant_avx2.c
  * exactly: in the GEMV order one fma per super-block for the scaled sums
  * (acc) and one for the mins (acc_m), in the GEMM order (llama.cpp's
  * repacked GEMM, dense matmuls' first n_gemm tokens) one of each per
