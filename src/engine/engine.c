@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/file.h"
 #include "base/timer.h"
 #include "engine/act_avx2.h"
 #include "engine/engine.h"
@@ -163,21 +164,6 @@ static int dense_matrices(struct floe_weights *w, struct floe_tensor **out)
 	return n;
 }
 
-static int pread_full(int fd, void *buf, uint64_t len, uint64_t off, const char *path, struct floe_err *err)
-{
-	for (uint64_t done = 0; done < len;) {
-		ssize_t r = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return floe_fail(err, FLOE_EIO, "%s: read of %llu bytes at offset %llu: %s", path,
-					 (unsigned long long)(len - done), (unsigned long long)(off + done),
-					 r < 0 ? strerror(errno) : "unexpected end of file");
-		done += (uint64_t)r;
-	}
-	return FLOE_OK;
-}
-
 /* With the AVX2 kernels, Q4_0 and Q4_K matrices are multiplied in the x8
  * layouts (quant/repack.h), which need no horizontal sum per row and block:
  * the dense ones are read into anonymous memory and repacked here, and their
@@ -190,16 +176,18 @@ static int pread_full(int fd, void *buf, uint64_t len, uint64_t off, const char 
 
 static int repack_dense(struct floe_model *m, struct floe_err *err)
 {
-	struct floe_tensor **ts = malloc(sizeof(*ts) * ((size_t)m->w.hp.n_layer * 5 + 1));
+	struct floe_tensor **ts;
 	uint64_t total = 0, at = 0;
 	int n, rc = FLOE_OK;
 
-	m->repack = strcmp(m->kern->isa, "avx2") == 0;
+	if (!m->repack)
+		return FLOE_OK;
+	ts = malloc(sizeof(*ts) * ((size_t)m->w.hp.n_layer * 5 + 1));
 	if (!ts)
 		return floe_fail(err, FLOE_ENOMEM, "out of memory");
 	n = dense_matrices(&m->w, ts);
 	for (int i = 0; i < n; i++)
-		if (m->repack && floe_repack_supported(ts[i]->type, ts[i]->ne[1], ts[i]->ne[0]))
+		if (floe_repack_supported(ts[i]->type, ts[i]->ne[1], ts[i]->ne[0]))
 			total += floe_round_up(ts[i]->size, FLOE_ALIGN);
 	if (total == 0)
 		goto done;
@@ -218,8 +206,14 @@ static int repack_dense(struct floe_model *m, struct floe_err *err)
 		 * so the copy never doubles the dense bytes in a memory cgroup */
 		for (uint64_t off = 0; off < t->size; off += REPACK_READ) {
 			uint64_t len = t->size - off < REPACK_READ ? t->size - off : REPACK_READ;
-			if ((rc = pread_full(m->fd, (char *)dst + off, len, t->offset + off, m->path, err)))
+			uint64_t got;
+			int st = floe_pread_full(m->fd, (char *)dst + off, len, t->offset + off, &got);
+			if (st) {
+				rc = floe_fail(err, FLOE_EIO, "%s: read of %llu bytes at offset %llu: %s", m->path,
+					       (unsigned long long)(len - got), (unsigned long long)(t->offset + off + got),
+					       st < 0 ? strerror(-st) : "unexpected end of file");
 				goto done;
+			}
 			posix_fadvise(m->fd, (off_t)(t->offset + off), (off_t)len, POSIX_FADV_DONTNEED);
 		}
 		floe_repack_rows(t->type, dst, t->ne[1], t->ne[0]);
@@ -475,6 +469,7 @@ static int model_open(struct floe_model *m, struct floe_err *err)
 	const bool avx2 = strcmp(m->kern->isa, "avx2") == 0;
 	m->swiglu = avx2 ? floe_swiglu_avx2 : floe_swiglu;
 	m->softmax = avx2 ? floe_softmax_avx2 : floe_softmax;
+	m->repack = avx2; /* the repacked kernels are AVX2 ones */
 	if ((rc = check_kernels(m, err)) || (rc = check_params(m, err)) || (rc = map_file(m, err)) ||
 	    (rc = build_index(m, err)) || (rc = make_plan(m, err)) || (rc = repack_dense(m, err)))
 		return rc;

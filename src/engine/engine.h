@@ -74,7 +74,8 @@ struct floe_model {
 	int fd;
 	void *map;
 	uint64_t map_size;
-	bool repack;          /* Q4_0 matrices in the q4_0x8 layout (AVX2 kernels) */
+	bool repack;          /* Q4_0/Q4_K matrices in the x8 layouts (AVX2 kernels): dense always,
+			       * experts when all resident (engine.c, repack_dense) */
 	void *dense_repacked; /* the repacked dense matrices (their file pages dropped) */
 	struct floe_pool *pool;
 	struct floe_io *io;

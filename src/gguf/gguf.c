@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/file.h"
 #include "quant/quant.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -252,15 +253,12 @@ static int cur_need(struct cursor *c, uint64_t n, const char *field)
 		return cur_fail(c, FLOE_ENOMEM, "cannot grow header buffer to %" PRIu64 " bytes", want);
 	c->own = nb;
 	c->buf = nb;
-	while (c->len < want) {
-		ssize_t r = pread(c->fd, nb + c->len, want - c->len, (off_t)c->len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return floe_fail(c->err, FLOE_EIO, "read at offset %" PRIu64 " failed: %s",
-					 c->len, r < 0 ? strerror(errno) : "unexpected end of file");
-		c->len += (uint64_t)r;
-	}
+	uint64_t got;
+	int st = floe_pread_full(c->fd, nb + c->len, want - c->len, c->len, &got);
+	c->len += got;
+	if (st)
+		return floe_fail(c->err, FLOE_EIO, "read at offset %" PRIu64 " failed: %s", c->len,
+				 st < 0 ? strerror(-st) : "unexpected end of file");
 	return FLOE_OK;
 }
 
