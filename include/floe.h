@@ -262,6 +262,18 @@ struct floe_stats {
 void floe_stats_get(const floe_model *m, struct floe_stats *out);
 void floe_stats_reset(floe_model *m);
 
+/* Where and how much one expert read asked of the model file. */
+struct floe_read_extent {
+	uint64_t offset, len;
+};
+/* Record every expert read submitted from now on (demand and prefetch, in
+ * submission order) into the caller's log[0..cap); cap 0 or NULL stops.
+ * `floe bench` replays a decode's own reads back to back to learn the
+ * disk's ceiling for exactly those bytes.  Returns how many reads were
+ * submitted since the log started (more than cap means the log is short). */
+void floe_read_log(floe_model *m, struct floe_read_extent *log, size_t cap);
+size_t floe_read_log_count(const floe_model *m);
+
 /* The one greppable line:
  * "floe stats: prompt X tok/s | decode Y tok/s | expert hit Z% | read W MB/token | disk V GB/s
  *  | io wait U% | ttft T s"

@@ -688,6 +688,47 @@ static void test_bad_arguments(void)
 	fixture_close(&f);
 }
 
+/* The read log (floe bench replays it) holds each submitted read's file
+ * extent, demand and prefetch, in submission order: the aligned superset of
+ * that expert part's slice.  Reads past the cap are counted, not stored;
+ * hits log nothing; a NULL log stops. */
+static bool extent_covers(const struct floe_read_extent *x, int layer, int expert, int part)
+{
+	const struct floe_expert_slice *s = &g_parts[layer * FLOE_EXPERT_PARTS + part];
+	uint64_t off = s->offset + (uint64_t)expert * s->stride;
+
+	return x->offset % FLOE_IO_ALIGN == 0 && x->offset <= off && x->offset + x->len >= off + s->bytes &&
+	       x->offset + FLOE_IO_ALIGN > off && x->len < s->bytes + 2 * FLOE_IO_ALIGN;
+}
+
+static void test_read_log(void)
+{
+	struct fixture f;
+	struct floe_read_extent log[5];
+	struct floe_err e = {0};
+	int one = 1, two[2] = {2, 3};
+
+	if (!fixture_open(&f, FLOE_IO_AUTO, N_EXPERTS)) {
+		CHECK(0);
+		fixture_close(&f);
+		return;
+	}
+	CHECK(floe_cache_logged(f.cache) == 0);
+	floe_cache_log_reads(f.cache, log, 5);
+	CHECK(floe_cache_prefetch(f.cache, 0, &one, 1, &e) == 1);
+	CHECK(use_layer(&f, 1, two, 2, false) == 0);
+	CHECK(floe_cache_logged(f.cache) == 3 * FLOE_EXPERT_PARTS);
+	for (int p = 0; p < FLOE_EXPERT_PARTS; p++)
+		CHECK(extent_covers(&log[p], 0, 1, p));
+	CHECK(extent_covers(&log[3], 1, 2, 0) && extent_covers(&log[4], 1, 2, 1));
+	CHECK(use_layer(&f, 1, two, 2, false) == 0); /* hits: nothing read */
+	CHECK(floe_cache_logged(f.cache) == 3 * FLOE_EXPERT_PARTS);
+	floe_cache_log_reads(f.cache, NULL, 0);
+	CHECK(use_layer(&f, 2, two, 2, false) == 0);
+	CHECK(floe_cache_logged(f.cache) == 0);
+	fixture_close(&f);
+}
+
 int main(void)
 {
 	make_layout();
@@ -713,6 +754,7 @@ int main(void)
 	RUN(test_poll_lands_reads_without_waiting);
 	RUN(test_destroy_with_reads_in_flight);
 	RUN(test_bad_arguments);
+	RUN(test_read_log);
 	unlink(g_path);
 	return harness_finish();
 }

@@ -860,6 +860,16 @@ void floe_stats_reset(floe_model *m)
 	m->read_eval_s = 0.0;
 }
 
+void floe_read_log(floe_model *m, struct floe_read_extent *log, size_t cap)
+{
+	floe_cache_log_reads(m->cache, log, cap);
+}
+
+size_t floe_read_log_count(const floe_model *m)
+{
+	return floe_cache_logged(m->cache);
+}
+
 int floe_stats_line(const floe_model *m, char *buf, size_t len)
 {
 	struct floe_stats st;

@@ -59,6 +59,8 @@ struct floe_expert_cache {
 	int free_head;		    /* free list through slot.next, -1 = empty */
 	struct floe_io_req **batch; /* [n_slots * FLOE_EXPERT_PARTS] */
 	struct floe_cache_stats stats;
+	struct floe_read_extent *log; /* floe_cache_log_reads, NULL = off */
+	size_t log_cap, log_n;
 };
 
 /* ---- Index ------------------------------------------------------------ */
@@ -349,6 +351,15 @@ static int reap_some(struct floe_expert_cache *c, struct floe_err *err)
 	return n < 0 ? n : FLOE_OK;
 }
 
+/* Submit the gathered batch, noting each read's extent in the log if on. */
+static int submit_batch(struct floe_expert_cache *c, int n_batch, struct floe_err *err)
+{
+	for (int i = 0; c->log && i < n_batch; i++, c->log_n++)
+		if (c->log_n < c->log_cap)
+			c->log[c->log_n] = (struct floe_read_extent){c->batch[i]->offset, c->batch[i]->len};
+	return floe_io_submit(c->io, c->batch, n_batch, err);
+}
+
 /* ---- Public ---------------------------------------------------------------- */
 
 int floe_cache_create(const struct floe_expert_index *idx, struct floe_io *io,
@@ -535,7 +546,7 @@ int floe_cache_request(struct floe_expert_cache *c, int layer, const int *expert
 	if (n_batch == 0)
 		return FLOE_OK;
 	c->stats.reads += (uint64_t)n_batch;
-	st = floe_io_submit(c->io, c->batch, n_batch, err);
+	st = submit_batch(c, n_batch, err);
 	if (st < 0) {
 		/* The backend is broken; the claimed slots cannot load. */
 		for (int i = 0; i < n_batch; i += FLOE_EXPERT_PARTS) {
@@ -580,7 +591,7 @@ int floe_cache_prefetch(struct floe_expert_cache *c, int layer, const int *exper
 	}
 	if (n_batch == 0)
 		return 0;
-	st = floe_io_submit(c->io, c->batch, n_batch, err);
+	st = submit_batch(c, n_batch, err);
 	if (st < 0) {
 		for (int i = 0; i < n_batch; i += FLOE_EXPERT_PARTS) {
 			int s = (int)(c->batch[i]->user / FLOE_EXPERT_PARTS);
@@ -701,4 +712,16 @@ void floe_cache_next_chunk(struct floe_expert_cache *c)
 		memset(c->read_chunk, 0, (size_t)c->idx->n_layers * (size_t)c->idx->n_experts * sizeof(uint32_t));
 		c->chunk = 1;
 	}
+}
+
+void floe_cache_log_reads(struct floe_expert_cache *c, struct floe_read_extent *log, size_t cap)
+{
+	c->log = cap ? log : NULL;
+	c->log_cap = c->log ? cap : 0;
+	c->log_n = 0;
+}
+
+size_t floe_cache_logged(const struct floe_expert_cache *c)
+{
+	return c->log_n;
 }

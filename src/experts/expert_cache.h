@@ -36,6 +36,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "floe.h"
+
 #include "base/status.h"
 #include "experts/evict.h"
 #include "experts/io.h"
@@ -161,5 +163,10 @@ const struct floe_cache_stats *floe_cache_stats(const struct floe_expert_cache *
  * between two calls counts in stats.dup_reads. */
 void floe_cache_next_chunk(struct floe_expert_cache *c);
 uint64_t floe_cache_slots(const struct floe_expert_cache *c);
+
+/* Record the file extent of every read submitted from now on into
+ * log[0..cap) (engine's floe_read_log); count keeps going past cap. */
+void floe_cache_log_reads(struct floe_expert_cache *c, struct floe_read_extent *log, size_t cap);
+size_t floe_cache_logged(const struct floe_expert_cache *c);
 
 #endif
