@@ -14,7 +14,9 @@
  *       print prompt and decode tok/s, time to first token, expert hit rate,
  *       bytes read per token, disk GB/s as a fraction of the disk's peak
  *       measured in the same run, and the share of decode time spent waiting
- *       for reads.  The plot shows tok/s and hit rate against --mem.
+ *       for reads; then decode against the I/O ceiling, with the decode's own
+ *       reads replayed back to back as one of its rates.  The plot shows
+ *       tok/s and hit rate against --mem.
  *
  *   floe bench --io -m FILE [--seconds S] [--io uring|pread] [--buffered]
  *       read the file at random aligned offsets with O_DIRECT at several
