@@ -12,7 +12,7 @@
  * to tell a working-set expert (used every few tokens) from a one-off Zipf
  * draw, and let go of experts that left the working set.  Chosen on the
  * calibrated traces with counts kept per expert: 24..32 tokens were best,
- * 16 and 48 within 1.3 points, 128 lost 1.5-4.5 points at a 10% cache
+ * 16 and 48 within 1.3 points, 128 lost 0.6-4.5 points at a 10% cache
  * (docs/perf.md). */
 #define LRFU_HALF_LIFE_TOKENS 32.0
 
