@@ -123,6 +123,27 @@ static void test_layer_budget(void)
 		CHECK(floe_evict_victim(ev, 0, 4, NULL) == 1);
 		floe_evict_destroy(ev);
 	}
+	/* 8 slots, 2 layers.  Layer 1's four experts were used once, long ago;
+	 * layer 0's four are used constantly and then miss 40 new experts in a
+	 * row.  Every victim comes from layer 0's own quota although layer 1's
+	 * counts are far lower: a busy layer cannot take a quiet layer's share. */
+	{
+		REQUIRE(floe_evict_create(FLOE_POLICY_LAYER_LRFU, 8, 2, 64, &ev, &e) == FLOE_OK);
+		uint64_t now = 0;
+		for (uint32_t i = 0; i < 4; i++)
+			floe_evict_access(ev, 4 + i, 1, i, now++);
+		for (int r = 0; r < 10; r++)
+			for (uint32_t i = 0; i < 4; i++)
+				floe_evict_access(ev, i, 0, i, now++);
+		for (uint32_t m = 0; m < 40; m++) {
+			int s = floe_evict_victim(ev, 0, now, NULL);
+			CHECKF(s >= 0 && s < 4, "miss %u: victim slot %d (layer 1's)", m, s);
+			if (s < 0)
+				break;
+			floe_evict_access(ev, (uint32_t)s, 0, 4 + m, now++);
+		}
+		floe_evict_destroy(ev);
+	}
 }
 
 static void test_simulate_counts(void)
@@ -154,10 +175,10 @@ static void test_simulate_counts(void)
 	floe_trace_free(&t);
 }
 
-/* The per-layer budget holds in simulation: layer 0 scans through new
- * experts, layer 1 reuses 3.  With 8 slots (quota 4 each), layer 1 keeps its
- * three under layer-lrfu whatever layer 0 does; global LRU lets layer 0's
- * scan evict them (reuse distance 3 tokens = 6 experts of layer 0 between). */
+/* A quiet layer keeps its experts while another scans, in simulation: layer
+ * 0 uses two new experts every token, layer 1 reuses five (0..2 in turn and
+ * 3..4 alternating).  With 10 slots (quota 5 each) layer-lrfu misses only
+ * layer 1's first five; global LRU lets layer 0's scan push them out. */
 static void test_layer_budget_in_simulation(void)
 {
 	struct floe_trace t;
@@ -173,7 +194,6 @@ static void test_layer_budget_in_simulation(void)
 		row[3] = (uint16_t)(3 + tok % 2); /* and a pair that alternates */
 		REQUIRE(floe_trace_append(&t, row, &e) == FLOE_OK);
 	}
-	/* layer 1 touches experts 0..4 (5 > quota 4), so measure with quota 5 */
 	REQUIRE(floe_evict_simulate(&t, FLOE_POLICY_LAYER_LRFU, 10, &r, &e) == FLOE_OK);
 	CHECKF(r.hits == 600 - 5, "layer-lrfu %llu hits", (unsigned long long)r.hits);
 	REQUIRE(floe_evict_simulate(&t, FLOE_POLICY_LRU, 10, &r, &e) == FLOE_OK);
