@@ -19,9 +19,10 @@
 
 /* Two policies remain of those compared (docs/perf.md): aged LFU, global
  * LRFU and per-layer LRU lost to layer-lrfu on calibrated traces and on real
- * runs, and were deleted; so were LRU-2/LRU-3 and a layer-lrfu whose
- * frequency belonged to the slot.  LRU stays as the baseline every figure is
- * quoted against. */
+ * runs, and were deleted, as was layer-lrfu's first form (counts per slot);
+ * per-layer LRU-2/LRU-3 and adaptive per-layer budgets lost in a scratch
+ * simulator and never entered the tree.  LRU stays as the baseline every
+ * figure is quoted against. */
 enum floe_policy {
 	FLOE_POLICY_LRU = 0,       /* global least recently used (the baseline) */
 	FLOE_POLICY_LAYER_LRFU,    /* equal per-layer budget, each expert's decayed use count inside */
