@@ -3,8 +3,9 @@
  *   floe bench --policies [--trace FILE | --synth NAME] [--sizes 5,10,25,50] [--csv F] [--svg F]
  *       replay a routing trace (recorded with floe run --trace-out, or a
  *       calibrated synthetic one) through every eviction policy at cache sizes
- *       given as % of all experts, next to two oracles (Belady's MIN: the
- *       best any demand-fetch policy can do; a static top-N list).
+ *       given as % of all experts, next to three oracles (a static top-N
+ *       list; on synthetic traces, one that knows the generator's state but
+ *       not its draws; Belady's MIN: the best any demand-fetch policy can do).
  *
  *   floe bench --synth NAME --write-trace FILE
  *       write a synthetic trace preset for floe run --trace-replay.
@@ -182,7 +183,10 @@ static int bench_policies(const char *trace_path, const char *synth, const char 
 			hit[p][i] = NAN;
 			if (floe_evict_simulate(&t, p, slots, &r, &err) == FLOE_OK)
 				hit[p][i] = 100.0 * (double)r.hits / (double)r.accesses;
-			printf(" %9.1f%%", hit[p][i]);
+			if (isnan(hit[p][i])) /* gen-oracle on a recorded trace */
+				printf(" %10s", "-");
+			else
+				printf(" %9.1f%%", hit[p][i]);
 			if (cf)
 				fprintf(cf, ",%.2f", hit[p][i]);
 		}

@@ -28,6 +28,7 @@ static void test_roundtrip(void)
 	REQUIRE(floe_trace_load(path, &u, &e) == FLOE_OK);
 	CHECK(u.n_tokens == 300 && u.n_layers == 3 && u.k == 2 && u.n_experts == 10);
 	CHECK(memcmp(t.experts, u.experts, 300 * 6 * sizeof(uint16_t)) == 0);
+	CHECK(u.hidden == NULL); /* generator state is never saved */
 	floe_trace_free(&u);
 
 	/* truncate the file mid-record: clean error naming the record */
@@ -63,6 +64,30 @@ static void test_synth_shape_and_determinism(void)
 	/* keep_r = 0.2 alone gives at least ~20% overlap; uniform would give 8/128 */
 	double ov = floe_trace_overlap(&a);
 	CHECKF(ov > 0.2 && ov < 0.8, "overlap %.3f", ov);
+	/* the hidden state: per layer the Zipf share sums to 1 - b, and most
+	 * experts drawn are members of that token's working set */
+	REQUIRE(a.hidden && a.hidden->ws_m == 16);
+	uint64_t in_ws = 0;
+	for (uint32_t l = 0; l < a.n_layers; l++) {
+		double sum = 0;
+		for (uint32_t x = 0; x < a.n_experts; x++)
+			sum += a.hidden->zipf[l * a.n_experts + x];
+		CHECKF(fabs(sum - 0.4) < 1e-9, "layer %u: zipf share %.6f", l, sum);
+	}
+	for (uint64_t t = 0; t < a.n_tokens; t++)
+		for (uint32_t l = 0; l < a.n_layers; l++) {
+			const uint16_t *ws = a.hidden->ws + (t * a.n_layers + l) * 16;
+			for (int i = 0; i < 8; i++) {
+				bool member = false;
+				for (int j = 0; j < 16; j++) {
+					CHECK(ws[j] < 128);
+					member |= ws[j] == floe_trace_at(&a, t, l)[i];
+				}
+				in_ws += member;
+			}
+		}
+	CHECKF(in_ws > 500 * 4 * 8 / 2, "%llu of %d drawn from the working set", (unsigned long long)in_ws,
+	       500 * 4 * 8);
 	floe_trace_free(&b);
 	p.seed = 43;
 	REQUIRE(floe_trace_synthesize(&p, &b, &e) == FLOE_OK);

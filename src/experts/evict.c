@@ -8,23 +8,35 @@
 #include "experts/trace.h"
 
 #define NO_LAYER UINT32_MAX
-/* layer-lrfu's half-life, in tokens: inside a per-layer budget a long memory
- * finds each layer's working set (chosen on the calibrated traces: 32..512
- * tokens were within 0.5 points of each other, 8 was worse). */
-#define LRFU_HALF_LIFE_TOKENS 128.0
+/* layer-lrfu's half-life, in tokens.  Inside a per-layer budget the count has
+ * to tell a working-set expert (used every few tokens) from a one-off Zipf
+ * draw, and let go of experts that left the working set.  Chosen on the
+ * calibrated traces with counts kept per expert: 24..32 tokens were best,
+ * 16 and 48 within 1.3 points, 128 lost 0.6-4.5 points at a 10% cache
+ * (docs/perf.md). */
+#define LRFU_HALF_LIFE_TOKENS 32.0
 
 struct evict_slot {
 	uint32_t layer;    /* NO_LAYER when free */
+	uint32_t expert;
 	uint64_t last;     /* last access time */
-	double freq;       /* layer-lrfu's decayed use count at time `last` */
 };
 
 struct floe_evict {
 	enum floe_policy policy;
-	uint32_t n_slots, n_layers;
+	uint32_t n_slots, n_layers, n_experts;
 	uint32_t *layer_count; /* occupied slots per layer */
 	double half_life;      /* layer-lrfu, in logical time units */
 	struct evict_slot *slots;
+	/* layer-lrfu: per (layer, expert), resident or not, the decayed use
+	 * count as of time freq_at.  Kept past eviction so that an expert coming
+	 * back is known (the working set), and a new one starts from its own
+	 * history, not from whatever its slot held before. */
+	double *freq;
+	uint64_t *freq_at;
+	/* The simulator's generator oracle: per (layer, expert) the chance it is
+	 * used next, replacing the count as the score; NULL otherwise. */
+	const double *oracle_p;
 };
 
 static const char *const policy_names[FLOE_POLICY_COUNT] = {"lru", "layer-lrfu"};
@@ -33,7 +45,16 @@ const char *floe_policy_name(enum floe_policy p)
 {
 	if ((unsigned)p < FLOE_POLICY_COUNT)
 		return policy_names[p];
-	return (int)p == FLOE_SIM_STATIC ? "static-top" : (int)p == FLOE_SIM_BELADY ? "belady" : "unknown";
+	switch ((int)p) {
+	case FLOE_SIM_STATIC:
+		return "static-top";
+	case FLOE_SIM_GENERATOR:
+		return "gen-oracle";
+	case FLOE_SIM_BELADY:
+		return "belady";
+	default:
+		return "unknown";
+	}
 }
 
 bool floe_policy_parse(const char *name, enum floe_policy *out)
@@ -46,24 +67,30 @@ bool floe_policy_parse(const char *name, enum floe_policy *out)
 	return false;
 }
 
-int floe_evict_create(enum floe_policy policy, uint32_t n_slots, uint32_t n_layers,
+int floe_evict_create(enum floe_policy policy, uint32_t n_slots, uint32_t n_layers, uint32_t n_experts,
 		      struct floe_evict **out, struct floe_err *err)
 {
 	struct floe_evict *ev;
+	size_t n_pairs = (size_t)n_layers * n_experts;
 
-	if ((unsigned)policy >= FLOE_POLICY_COUNT || !n_slots || !n_layers)
-		return floe_fail(err, FLOE_EARG, "eviction policy %d with %u slots, %u layers", policy,
-				 n_slots, n_layers);
+	if ((unsigned)policy >= FLOE_POLICY_COUNT || !n_slots || !n_layers || !n_experts)
+		return floe_fail(err, FLOE_EARG, "eviction policy %d with %u slots, %u layers, %u experts",
+				 policy, n_slots, n_layers, n_experts);
 	ev = calloc(1, sizeof(*ev));
 	if (!ev)
 		return floe_fail(err, FLOE_ENOMEM, "out of memory for eviction policy");
 	ev->policy = policy;
 	ev->n_slots = n_slots;
 	ev->n_layers = n_layers;
+	ev->n_experts = n_experts;
 	ev->half_life = LRFU_HALF_LIFE_TOKENS * n_layers;
 	ev->slots = calloc(n_slots, sizeof(*ev->slots));
 	ev->layer_count = calloc(n_layers, sizeof(uint32_t));
-	if (!ev->slots || !ev->layer_count) {
+	if (policy == FLOE_POLICY_LAYER_LRFU) {
+		ev->freq = calloc(n_pairs, sizeof(double));
+		ev->freq_at = calloc(n_pairs, sizeof(uint64_t));
+	}
+	if (!ev->slots || !ev->layer_count || (policy == FLOE_POLICY_LAYER_LRFU && (!ev->freq || !ev->freq_at))) {
 		floe_evict_destroy(ev);
 		return floe_fail(err, FLOE_ENOMEM, "out of memory for eviction policy");
 	}
@@ -79,6 +106,8 @@ void floe_evict_destroy(struct floe_evict *ev)
 		return;
 	free(ev->slots);
 	free(ev->layer_count);
+	free(ev->freq);
+	free(ev->freq_at);
 	free(ev);
 }
 
@@ -87,19 +116,29 @@ static double lrfu_decay(const struct floe_evict *ev, uint64_t dt)
 	return exp2(-(double)dt / ev->half_life);
 }
 
-void floe_evict_access(struct floe_evict *ev, uint32_t slot, uint32_t layer, uint64_t now)
+static size_t pair_of(const struct floe_evict *ev, uint32_t layer, uint32_t expert)
+{
+	return (size_t)layer * ev->n_experts + expert;
+}
+
+void floe_evict_access(struct floe_evict *ev, uint32_t slot, uint32_t layer, uint32_t expert, uint64_t now)
 {
 	struct evict_slot *s = &ev->slots[slot];
 
+	FLOE_ASSERT(layer < ev->n_layers && expert < ev->n_experts);
 	if (s->layer != layer) {
 		if (s->layer != NO_LAYER)
 			ev->layer_count[s->layer]--;
 		ev->layer_count[layer]++;
 		s->layer = layer;
-		s->freq = 0;
 	}
-	s->freq = s->freq * lrfu_decay(ev, now - s->last) + 1.0;
+	s->expert = expert;
 	s->last = now;
+	if (ev->freq) {
+		size_t p = pair_of(ev, layer, expert);
+		ev->freq[p] = ev->freq[p] * lrfu_decay(ev, now - ev->freq_at[p]) + 1.0;
+		ev->freq_at[p] = now;
+	}
 }
 
 void floe_evict_forget(struct floe_evict *ev, uint32_t slot)
@@ -108,14 +147,17 @@ void floe_evict_forget(struct floe_evict *ev, uint32_t slot)
 	if (s->layer != NO_LAYER)
 		ev->layer_count[s->layer]--;
 	s->layer = NO_LAYER;
-	s->freq = 0;
 }
 
 /* Lower is evicted first. */
 static double victim_score(const struct floe_evict *ev, const struct evict_slot *s, uint64_t now)
 {
+	size_t p = pair_of(ev, s->layer, s->expert);
+
+	if (ev->oracle_p)
+		return ev->oracle_p[p];
 	if (ev->policy == FLOE_POLICY_LAYER_LRFU)
-		return s->freq * lrfu_decay(ev, now - s->last);
+		return ev->freq[p] * lrfu_decay(ev, now - ev->freq_at[p]);
 	return (double)s->last;
 }
 
@@ -230,6 +272,31 @@ static uint64_t *next_uses(const struct floe_trace *t)
 	return next;
 }
 
+/* The generator oracle's scores for layer l as of token tok: the chance each
+ * expert is used at the layer's next token.  A fill draw picks expert e w.p.
+ * q = zipf[l][e] + ws_b / ws_m per copy of e in the working set, and about
+ * k * (1 - keep_r) draws fill a token; an expert of the token just routed is
+ * also kept w.p. keep_r.  `routed` is that token's experts, or NULL when its
+ * keep chances are already spent (the layer is being routed now, so those
+ * not hit were not kept). */
+static void oracle_scores(const struct floe_trace *t, uint64_t tok, uint32_t l, const uint16_t *routed,
+			  double *p)
+{
+	const struct floe_trace_hidden *h = t->hidden;
+	const uint16_t *ws = h->ws + (tok * t->n_layers + l) * h->ws_m;
+	double fills = t->k * (1 - h->keep_r);
+	double *pl = p + (size_t)l * t->n_experts;
+
+	memcpy(pl, h->zipf + (size_t)l * t->n_experts, t->n_experts * sizeof(double));
+	for (uint32_t i = 0; i < h->ws_m; i++)
+		pl[ws[i]] += h->ws_b / h->ws_m;
+	for (uint32_t e = 0; e < t->n_experts; e++)
+		pl[e] = 1 - pow(1 - pl[e], fills);
+	if (routed)
+		for (uint32_t i = 0; i < t->k; i++)
+			pl[routed[i]] = h->keep_r + (1 - h->keep_r) * pl[routed[i]];
+}
+
 int floe_evict_simulate(const struct floe_trace *t, int policy, uint32_t n_slots,
 			struct floe_sim_result *res, struct floe_err *err)
 {
@@ -239,18 +306,29 @@ int floe_evict_simulate(const struct floe_trace *t, int policy, uint32_t n_slots
 	uint8_t *pinned = NULL;
 	uint64_t *next = NULL;     /* Belady: next use of each access */
 	uint64_t *slot_next = NULL; /* Belady: next use of what each slot holds */
+	double *oracle_p = NULL;   /* generator oracle: per pair chance of use next */
 	struct floe_evict *ev = NULL;
-	bool belady = policy == FLOE_SIM_BELADY;
+	bool belady = policy == FLOE_SIM_BELADY, gen = policy == FLOE_SIM_GENERATOR;
+	enum floe_policy base = (enum floe_policy)policy;
 	int st;
 
 	memset(res, 0, sizeof(*res));
 	if (policy == FLOE_SIM_STATIC)
 		return simulate_static(t, n_slots, res, err);
+	if (policy < 0 || policy > FLOE_SIM_BELADY)
+		return floe_fail(err, FLOE_EARG, "no eviction policy or oracle %d", policy);
+	if (gen && !t->hidden)
+		return floe_fail(err, FLOE_EARG, "the generator oracle needs a synthetic trace's hidden state");
 	if (n_slots < t->k)
 		return floe_fail(err, FLOE_EARG, "%u slots cannot hold one layer's %u experts", n_slots, t->k);
-	/* Belady borrows LRU's bookkeeping for free slots and picks its own victims */
-	st = floe_evict_create(belady ? FLOE_POLICY_LRU : (enum floe_policy)policy, n_slots, t->n_layers,
-			       &ev, err);
+	/* Belady borrows LRU's bookkeeping for free slots and picks its own
+	 * victims; the generator oracle borrows layer-lrfu's per-layer budget and
+	 * replaces its score. */
+	if (belady)
+		base = FLOE_POLICY_LRU;
+	else if (gen)
+		base = FLOE_POLICY_LAYER_LRFU;
+	st = floe_evict_create(base, n_slots, t->n_layers, t->n_experts, &ev, err);
 	if (st)
 		return st;
 	where = malloc(n_pairs * sizeof(int32_t));
@@ -260,7 +338,9 @@ int floe_evict_simulate(const struct floe_trace *t, int policy, uint32_t n_slots
 		next = next_uses(t);
 		slot_next = malloc(n_slots * sizeof(uint64_t));
 	}
-	if (!where || !holds || !pinned || (belady && (!next || !slot_next))) {
+	if (gen)
+		ev->oracle_p = oracle_p = calloc(n_pairs, sizeof(double));
+	if (!where || !holds || !pinned || (belady && (!next || !slot_next)) || (gen && !oracle_p)) {
 		st = floe_fail(err, FLOE_ENOMEM, "out of memory simulating");
 		goto out;
 	}
@@ -272,13 +352,15 @@ int floe_evict_simulate(const struct floe_trace *t, int policy, uint32_t n_slots
 		for (uint32_t l = 0; l < t->n_layers; l++) {
 			const uint16_t *x = floe_trace_at(t, tok, l);
 			uint64_t now = tok * t->n_layers + l;
+			if (gen)
+				oracle_scores(t, tok, l, NULL, oracle_p);
 			/* pin this layer's hits first, as the engine does */
 			for (uint32_t i = 0; i < t->k; i++) {
 				int32_t s = where[(uint64_t)l * t->n_experts + x[i]];
 				if (s >= 0) {
 					pinned[s] = 1;
 					res->hits++;
-					floe_evict_access(ev, (uint32_t)s, l, now);
+					floe_evict_access(ev, (uint32_t)s, l, x[i], now);
 					if (belady)
 						slot_next[s] = next[now * t->k + i];
 				}
@@ -298,10 +380,13 @@ int floe_evict_simulate(const struct floe_trace *t, int policy, uint32_t n_slots
 				holds[s] = pair;
 				where[pair] = s;
 				pinned[s] = 1;
-				floe_evict_access(ev, (uint32_t)s, l, now);
+				floe_evict_access(ev, (uint32_t)s, l, x[i], now);
 			}
 			for (uint32_t i = 0; i < t->k; i++)
 				pinned[where[(uint64_t)l * t->n_experts + x[i]]] = 0;
+			/* until layer l's next token, its just-routed experts may be kept */
+			if (gen)
+				oracle_scores(t, tok, l, x, oracle_p);
 			res->accesses += t->k;
 		}
 	}
@@ -312,6 +397,7 @@ out:
 	free(pinned);
 	free(next);
 	free(slot_next);
+	free(oracle_p);
 	floe_evict_destroy(ev);
 	return st;
 }

@@ -268,7 +268,7 @@ static void slot_prepare(struct floe_expert_cache *c, int s, int layer, int e)
 	sl->prefetched = false;
 	c->busy[s] = 1;
 	*map_at(c, layer, e) = s;
-	floe_evict_access(c->policy, (uint32_t)s, (uint32_t)layer, c->clock);
+	floe_evict_access(c->policy, (uint32_t)s, (uint32_t)layer, (uint32_t)e, c->clock);
 }
 
 static void slot_pin(struct floe_expert_cache *c, int s)
@@ -400,8 +400,8 @@ int floe_cache_create(const struct floe_expert_index *idx, struct floe_io *io,
 		return floe_fail(err, FLOE_ENOMEM, "out of memory for an expert cache of %llu bytes",
 				 (unsigned long long)arena_bytes);
 	}
-	st =
-	    floe_evict_create(params->policy, (uint32_t)c->n_slots, (uint32_t)idx->n_layers, &c->policy, err);
+	st = floe_evict_create(params->policy, (uint32_t)c->n_slots, (uint32_t)idx->n_layers,
+			       (uint32_t)idx->n_experts, &c->policy, err);
 	if (st < 0) {
 		floe_cache_destroy(c);
 		return floe_fail_prefix(err, "expert cache: ");
@@ -467,7 +467,7 @@ static void ref_hit(struct floe_expert_cache *c, struct floe_expert_ref *ref)
 {
 	int s = *map_at(c, ref->layer, ref->expert);
 
-	floe_evict_access(c->policy, (uint32_t)s, (uint32_t)ref->layer, c->clock);
+	floe_evict_access(c->policy, (uint32_t)s, (uint32_t)ref->layer, (uint32_t)ref->expert, c->clock);
 	ref->slot = s;
 	ref->hit = true;
 	slot_pin(c, s);

@@ -73,8 +73,9 @@ int floe_expert_index_init(struct floe_expert_index *idx, int n_layers, int n_ex
 			   const struct floe_expert_slice *parts, uint64_t file_size, struct floe_err *err);
 void floe_expert_index_free(struct floe_expert_index *idx);
 
-/* Eviction policies are evict.h's (enum floe_policy: lru, lfu, lrfu,
- * layer-lru); FLOE_EVICT_LRU is the default, kept under its first name. */
+/* Eviction policies are evict.h's (enum floe_policy: lru, layer-lrfu);
+ * FLOE_EVICT_LRU is this module's default, kept under its first name (the
+ * engine picks layer-lrfu). */
 #define FLOE_EVICT_LRU FLOE_POLICY_LRU
 
 struct floe_expert_ref {

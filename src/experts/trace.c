@@ -30,6 +30,11 @@ int floe_trace_init(struct floe_trace *t, uint32_t n_layers, uint32_t n_experts,
 
 void floe_trace_free(struct floe_trace *t)
 {
+	if (t->hidden) {
+		free(t->hidden->zipf);
+		free(t->hidden->ws);
+		free(t->hidden);
+	}
 	free(t->experts);
 	memset(t, 0, sizeof(*t));
 }
@@ -219,13 +224,14 @@ static bool contains(const uint16_t *a, uint32_t n, uint16_t v)
 }
 
 static void synth_token(const struct floe_trace_synth *p, struct rng *r, const double *cdf,
-			struct synth_layer *L, bool first, uint16_t *out)
+			struct synth_layer *L, bool first, uint16_t *out, uint16_t *ws_out)
 {
 	uint32_t n = 0, guard;
 
 	for (uint32_t i = 0; i < p->ws_m; i++)
 		if (rng_unit(r) < p->drift_d)
 			L->ws[i] = zipf_draw(r, cdf, L->perm, p->n_experts);
+	memcpy(ws_out, L->ws, p->ws_m * sizeof(uint16_t));
 	if (!first)
 		for (uint32_t i = 0; i < p->k; i++)
 			if (rng_unit(r) < p->keep_r)
@@ -247,9 +253,11 @@ static void synth_token(const struct floe_trace_synth *p, struct rng *r, const d
 int floe_trace_synthesize(const struct floe_trace_synth *p, struct floe_trace *out, struct floe_err *err)
 {
 	struct synth_layer *layers = NULL;
+	struct floe_trace_hidden *h;
 	double *cdf = NULL;
 	uint16_t *row = NULL;
 	struct rng r;
+	uint64_t ws_entries, zipf_entries;
 	int st;
 
 	st = floe_trace_init(out, p->n_layers, p->n_experts, p->k, err);
@@ -261,6 +269,23 @@ int floe_trace_synthesize(const struct floe_trace_synth *p, struct floe_trace *o
 	st = trace_reserve(out, p->n_tokens, err);
 	if (st)
 		return st;
+	zipf_entries = (uint64_t)p->n_layers * p->n_experts;
+	if (!floe_mul_u64(p->n_tokens, (uint64_t)p->n_layers * (p->ws_m ? p->ws_m : 1), &ws_entries) ||
+	    ws_entries > SIZE_MAX / sizeof(uint16_t)) {
+		floe_trace_free(out);
+		return floe_fail(err, FLOE_ENOMEM, "synthetic trace of %llu tokens is too large",
+				 (unsigned long long)p->n_tokens);
+	}
+	h = out->hidden = calloc(1, sizeof(*h));
+	if (!h)
+		goto nomem;
+	h->ws_m = p->ws_m;
+	h->ws_b = p->ws_m ? p->ws_b : 0;
+	h->keep_r = p->keep_r;
+	h->zipf = malloc(zipf_entries * sizeof(double));
+	h->ws = malloc((size_t)ws_entries * sizeof(uint16_t));
+	if (!h->zipf || !h->ws)
+		goto nomem;
 	rng_seed(&r, p->seed);
 	cdf = malloc(p->n_experts * sizeof(double));
 	layers = calloc(p->n_layers, sizeof(*layers));
@@ -286,10 +311,14 @@ int floe_trace_synthesize(const struct floe_trace_synth *p, struct floe_trace *o
 		}
 		for (uint32_t i = 0; i < p->ws_m; i++)
 			L->ws[i] = zipf_draw(&r, cdf, L->perm, p->n_experts);
+		for (uint32_t i = 0; i < p->n_experts; i++)
+			h->zipf[(size_t)l * p->n_experts + L->perm[i]] =
+			    (1 - h->ws_b) * (cdf[i] - (i ? cdf[i - 1] : 0)) / cdf[p->n_experts - 1];
 	}
 	for (uint64_t tok = 0; tok < p->n_tokens; tok++) {
 		for (uint32_t l = 0; l < p->n_layers; l++)
-			synth_token(p, &r, cdf, &layers[l], tok == 0, row + (size_t)l * p->k);
+			synth_token(p, &r, cdf, &layers[l], tok == 0, row + (size_t)l * p->k,
+				    h->ws + (tok * p->n_layers + l) * p->ws_m);
 		st = floe_trace_append(out, row, err);
 		if (st)
 			goto out;

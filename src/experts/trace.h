@@ -13,7 +13,9 @@
  * popularity over a random permutation of the experts, a drifting working set
  * of M experts (each member replaced with probability d per token, by a Zipf
  * draw), and per token: keep each previous expert with probability r, fill the
- * rest from the working set with probability b, else from the Zipf. */
+ * rest from the working set with probability b, else from the Zipf.  It also
+ * keeps what it knew when it drew each token (struct floe_trace_hidden), so
+ * the simulator can measure a policy that knows the generator (evict.h). */
 #ifndef FLOE_EXPERTS_TRACE_H
 #define FLOE_EXPERTS_TRACE_H
 
@@ -22,11 +24,23 @@
 
 #include "base/status.h"
 
+/* The synthetic generator's state behind each token, everything but its
+ * random draws: with it, the chance that each expert is drawn next is known.
+ * A fill draw picks a working-set member w.p. ws_b / ws_m per copy in the
+ * set, else expert e w.p. zipf[l][e]; previous experts are kept w.p. keep_r. */
+struct floe_trace_hidden {
+	uint32_t ws_m;
+	double ws_b, keep_r;
+	double *zipf;        /* [n_layers][n_experts]: (1 - ws_b) * Zipf probability, owned */
+	uint16_t *ws;        /* [n_tokens][n_layers][ws_m]: working set after that token's drift, owned */
+};
+
 struct floe_trace {
 	uint32_t n_layers, n_experts, k;
 	uint64_t n_tokens;   /* records = n_tokens * n_layers */
 	uint16_t *experts;   /* [n_tokens][n_layers][k], owned */
 	uint64_t cap_tokens; /* allocated tokens */
+	struct floe_trace_hidden *hidden; /* synthetic traces only (else NULL), owned; never saved */
 };
 
 struct floe_trace_synth {
